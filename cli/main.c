@@ -1,0 +1,52 @@
+/* serc: the command. `serc help` lists the subcommands; each takes --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "build_info.h"
+#include "cli.h"
+
+static const CliCommand COMMANDS[] = {
+    {"demo", "train a small conv + attention classifier on a generated task (end-to-end check of the core)", cmd_demo},
+    {"features", "compute log-mel features (.npy) of audio files with a preset (torchaudio, kaldi, whisper, librosa)", cmd_features},
+    {"prepare", "import a corpus (iemocap, msp-podcast, ravdess, ...) into a manifest and label map", cmd_prepare},
+    {"split", "speaker-independent folds or train/dev/test parts of a manifest", cmd_split},
+    {"version", "print the version and build options (CUDA, BLAS, threads)", cmd_version},
+};
+static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "serc %s: speech emotion recognition\n\n"
+            "usage: serc <command> [options]    (serc <command> --help for its options)\n\n"
+            "commands:\n",
+            SERC_VERSION);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "this list");
+    fprintf(f, "\nenvironment: SERC_THREADS sets the CPU thread count (default: all cores)\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        if (argc > 2) {
+            for (int i = 0; i < N_COMMANDS; i++) {
+                if (strcmp(argv[2], COMMANDS[i].name) == 0) {
+                    char *sub[] = {argv[2], "--help", NULL};
+                    return COMMANDS[i].run(2, sub);
+                }
+            }
+        }
+        print_help(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) return cmd_version(1, argv + 1);
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "serc: unknown command '%s'\n\n", name);
+    print_help(stderr);
+    return CLI_USAGE;
+}
