@@ -13,6 +13,9 @@
 
 #include <stdint.h>
 
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
 #include "ops.h"
 
 typedef enum InputKind {
@@ -68,6 +71,22 @@ void opcheck_run(const OpCase *c);
 #define MASK(B, N) SPEC_(IN_MASK, 0, 0, 0, B, N)
 #define LENGTHS(B, T) SPEC_(IN_LENGTHS, 0, T, 0, B)
 #define IDS(V, ...) SPEC_(IN_IDS, 0, V, 0, __VA_ARGS__)
+
+/* One table row with designated initialisers (positional ones trip -Wmissing-field-initializers). */
+#define OPCASE(nm, bf, rf, at, n, ...) \
+    {.name = nm, .build = bf, .reference = rf, .attr = at, .n_in = n, .in = {__VA_ARGS__}}
+
+/* OPCHECK_TABLE(suite, test, cases): one Criterion test per row of the static array `cases`.
+ * The parameters are row indices, not copies of the rows: Criterion runs each test in a fresh
+ * process of the same binary loaded at another address, where the function and string pointers
+ * inside a copied OpCase would dangle; each process reads the row from its own copy of the table. */
+#define OPCHECK_TABLE(suite, test, cases) \
+    ParameterizedTestParameters(suite, test) { \
+        static int idx_[sizeof cases / sizeof cases[0]]; \
+        for (size_t i_ = 0; i_ < sizeof cases / sizeof cases[0]; i_++) idx_[i_] = (int)i_; \
+        return cr_make_param_array(int, idx_, sizeof cases / sizeof cases[0]); \
+    } \
+    ParameterizedTest(int *row_, suite, test) { opcheck_run(&cases[*row_]); }
 
 /* Index helpers for references: row-major offset of a multi-index. */
 static inline int64_t ref_numel(const InputSpec *s) {

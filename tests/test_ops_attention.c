@@ -9,9 +9,6 @@
 #include "opcheck.h"
 
 /* A table entry: name, build, reference, attr, number of inputs, then the input specs. */
-#define OPCASE(nm, bf, rf, at, n, ...) \
-    {.name = nm, .build = bf, .reference = rf, .attr = at, .n_in = n, .in = {__VA_ARGS__}}
-
 typedef struct AttnAttr {
     int masked; /* in[3] is a MASK(B, Tk) */
 } AttnAttr;
@@ -71,18 +68,7 @@ static const OpCase cases[] = {
     OPCASE("attention_single_query_h3", build_attention, ref_attention, &PLAIN, 3, QKV(1, 3, 1, 7, 3)),
 };
 
-/* Criterion hands each parameter to a re-executed child through shared memory: pointers inside an
- * OpCase (name, build, reference, attr) would point into the parent's address space, so the
- * parameters are indices into `cases`, which the child has at its own addresses. */
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
-
-ParameterizedTestParameters(ops, attention) {
-    static int idx[N_CASES];
-    for (int i = 0; i < N_CASES; i++) idx[i] = i;
-    return cr_make_param_array(int, idx, N_CASES);
-}
-
-ParameterizedTest(int *i, ops, attention) { opcheck_run(&cases[*i]); }
+OPCHECK_TABLE(ops, attention, cases)
 
 /* A fully masked item outputs exact zeros and gives exact zero gradients to its q, k and v. */
 Test(attention, fully_masked_item_is_zero) {

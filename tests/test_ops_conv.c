@@ -9,9 +9,6 @@
 #include "opcheck.h"
 
 /* A table entry: name, build, reference, attr, number of inputs, then the input specs. */
-#define OPCASE(nm, bf, rf, at, n, ...) \
-    {.name = nm, .build = bf, .reference = rf, .attr = at, .n_in = n, .in = {__VA_ARGS__}}
-
 /* ---- conv: one reference for both, the 1-D case is H = KH = 1 ---- */
 
 typedef struct ConvAttr {
@@ -205,18 +202,7 @@ static const OpCase cases[] = {
     OPCASE("avg_pool1d_k1", build_avg_pool1d, ref_avg_pool, &P1_K1, 1, REAL(1, 3, 4)),
 };
 
-/* Criterion hands each parameter to a re-executed child through shared memory: pointers inside an
- * OpCase (name, build, reference, attr) would point into the parent's address space, so the
- * parameters are indices into `cases`, which the child has at its own addresses. */
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
-
-ParameterizedTestParameters(ops, conv) {
-    static int idx[N_CASES];
-    for (int i = 0; i < N_CASES; i++) idx[i] = i;
-    return cr_make_param_array(int, idx, N_CASES);
-}
-
-ParameterizedTest(int *i, ops, conv) { opcheck_run(&cases[*i]); }
+OPCHECK_TABLE(ops, conv, cases)
 
 /* ---- exact values and aborts ---- */
 

@@ -234,20 +234,7 @@ static const OpCase cases[] = {
     DROP("dropout 3x7 eval", DROP_EVAL, 0, REAL(3, 7)),
 };
 
-/* Criterion runs each parameter in a fresh process of the same binary (BoxFort), where a PIE binary loads
- * at another address: pointers inside copied OpCase structs would dangle. So the parameters are
- * indices into the table, in Criterion's shared memory (cr_malloc), and each process reads its own copy
- * of the table. */
-static void free_case_indices(struct criterion_test_params *p) { cr_free(p->params); }
-
-ParameterizedTestParameters(ops, elementwise) {
-    size_t n = sizeof cases / sizeof cases[0];
-    int *idx = cr_malloc(n * sizeof *idx);
-    for (size_t i = 0; i < n; i++) idx[i] = (int)i;
-    return cr_make_param_array(int, idx, n, free_case_indices);
-}
-
-ParameterizedTest(int *i, ops, elementwise) { opcheck_run(&cases[*i]); }
+OPCHECK_TABLE(ops, elementwise, cases)
 
 /* ---- what the table cannot express ---- */
 

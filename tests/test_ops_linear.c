@@ -7,9 +7,6 @@
 #include "opcheck.h"
 
 /* A table entry: name, build, reference, attr, number of inputs, then the input specs. */
-#define OPCASE(nm, bf, rf, at, n, ...) \
-    {.name = nm, .build = bf, .reference = rf, .attr = at, .n_in = n, .in = {__VA_ARGS__}}
-
 /* ---- matmul ---- */
 
 typedef struct MatmulAttr {
@@ -105,18 +102,7 @@ static const OpCase cases[] = {
     OPCASE("linear_odd_sizes", build_linear, ref_linear, &BIAS, 3, REAL(3, 5, 7), REAL(9, 7), REAL(9)),
 };
 
-/* Criterion hands each parameter to a re-executed child through shared memory: pointers inside an
- * OpCase (name, build, reference, attr) would point into the parent's address space, so the
- * parameters are indices into `cases`, which the child has at its own addresses. */
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
-
-ParameterizedTestParameters(ops, linear) {
-    static int idx[N_CASES];
-    for (int i = 0; i < N_CASES; i++) idx[i] = i;
-    return cr_make_param_array(int, idx, N_CASES);
-}
-
-ParameterizedTest(int *i, ops, linear) { opcheck_run(&cases[*i]); }
+OPCHECK_TABLE(ops, linear, cases)
 
 /* ---- aborts ---- */
 

@@ -8,9 +8,6 @@
 #include "opcheck.h"
 
 /* A table entry: name, build, reference, attr, number of inputs, then the input specs. */
-#define OPCASE(nm, bf, rf, at, n, ...) \
-    {.name = nm, .build = bf, .reference = rf, .attr = at, .n_in = n, .in = {__VA_ARGS__}}
-
 /* ---- reference helpers: row-major index arithmetic over a spec's shape ---- */
 
 static void strides_of(const InputSpec *s, int64_t *st) {
@@ -289,18 +286,7 @@ static const OpCase cases[] = {
     OPCASE("embedding_single_row", build_embedding, ref_embedding, NULL, 2, REAL(1, 2), IDS(1, 4)),
 };
 
-/* Criterion hands each parameter to a re-executed child through shared memory: pointers inside an
- * OpCase (name, build, reference, attr) would point into the parent's address space, so the
- * parameters are indices into `cases`, which the child has at its own addresses. */
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
-
-ParameterizedTestParameters(ops, shape) {
-    static int idx[N_CASES];
-    for (int i = 0; i < N_CASES; i++) idx[i] = i;
-    return cr_make_param_array(int, idx, N_CASES);
-}
-
-ParameterizedTest(int *i, ops, shape) { opcheck_run(&cases[*i]); }
+OPCHECK_TABLE(ops, shape, cases)
 
 /* ---- properties the table cannot see ---- */
 
