@@ -36,5 +36,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 static const CliCommand COMMANDS[] = {
     {"demo", "train a small conv + attention classifier on a generated task (end-to-end check of the core)", cmd_demo},
     {"features", "compute log-mel features (.npy) of audio files with a preset (torchaudio, kaldi, whisper, librosa)", cmd_features},
+    {"synth", "render the embedded default corpus (emotional speech with espeak-ng) with manifests", cmd_synth},
     {"prepare", "import a corpus (iemocap, msp-podcast, ravdess, ...) into a manifest and label map", cmd_prepare},
     {"split", "speaker-independent folds or train/dev/test parts of a manifest", cmd_split},
     {"version", "print the version and build options (CUDA, BLAS, threads)", cmd_version},
