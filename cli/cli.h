@@ -34,6 +34,9 @@ int cli_opt_double(int argc, char **argv, int *i, const char *name, double *out)
 int cmd_version(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_synth(int argc, char **argv);

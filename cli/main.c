@@ -11,6 +11,9 @@ static const CliCommand COMMANDS[] = {
     {"synth", "render the embedded default corpus (emotional speech with espeak-ng) with manifests", cmd_synth},
     {"prepare", "import a corpus (iemocap, msp-podcast, ravdess, ...) into a manifest and label map", cmd_prepare},
     {"split", "speaker-independent folds or train/dev/test parts of a manifest", cmd_split},
+    {"train", "train a model from a configuration (run directory with checkpoints and metrics)", cmd_train},
+    {"eval", "score a checkpoint on a manifest: WA, UA, macro-F1, confusion matrix", cmd_eval},
+    {"predict", "label audio files with a checkpoint (class probabilities; sliding windows for long files)", cmd_predict},
     {"version", "print the version and build options (CUDA, BLAS, threads)", cmd_version},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);

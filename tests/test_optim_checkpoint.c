@@ -94,7 +94,7 @@ Test(checkpoint, round_trip_is_bitwise, .init = setup) {
         o.v[i] = (float)i * 0.25f;
     }
     o.t = 17;
-    CheckpointState st = {3, 120, 987654321012345ull, 0.6125, 2, 1};
+    CheckpointState st = {3, 9, 120, 987654321012345ull, 0.6125, 2, 1};
     char path[256];
     snprintf(path, sizeof path, "%s/last.safetensors", tmpdir);
     const char *meta[] = {"serc.labels", "[\"neutral\", \"happy\"]", NULL};
@@ -113,6 +113,7 @@ Test(checkpoint, round_trip_is_bitwise, .init = setup) {
     cr_expect_eq(memcmp(o.v, o2.v, (size_t)o.n * 4), 0);
     cr_expect_eq(o2.t, 17);
     cr_expect_eq(st2.epoch, 3);
+    cr_expect_eq(st2.epoch_batch, 9);
     cr_expect_eq(st2.step, 120);
     cr_expect_eq(st2.rng_offset, 987654321012345ull);
     cr_expect_eq(st2.best_metric, 0.6125);

@@ -41,9 +41,9 @@ int checkpoint_save(const char *path, const ParamStore *ps, const AdamW *opt, co
     }
     char state[512];
     snprintf(state, sizeof state,
-             "{\"epoch\": %d, \"step\": %" PRId64 ", \"optimizer_step\": %" PRId64 ", \"rng_offset\": %" PRIu64
+             "{\"epoch\": %d, \"epoch_batch\": %" PRId64 ", \"step\": %" PRId64 ", \"optimizer_step\": %" PRId64 ", \"rng_offset\": %" PRIu64
              ", \"best_metric\": %.17g, \"best_epoch\": %d, \"bad_epochs\": %d}",
-             st ? st->epoch : 0, st ? st->step : 0, opt ? opt->t : 0, st ? st->rng_offset : 0,
+             st ? st->epoch : 0, st ? st->epoch_batch : 0, st ? st->step : 0, opt ? opt->t : 0, st ? st->rng_offset : 0,
              st ? st->best_metric : 0.0, st ? st->best_epoch : -1, st ? st->bad_epochs : 0);
     int n_meta = 0;
     while (meta_kv && meta_kv[n_meta]) n_meta++;
@@ -71,16 +71,17 @@ static int load_state(const char *path, const SafetensorsFile *f, AdamW *opt, Ch
     SercErr je;
     JsonValue *j = json_parse(s, strlen(s), &je);
     if (!j) return serc_fail(err, "%s: serc.state metadata: %s", path, je.msg);
-    double epoch, step, ostep, rng, best, best_epoch, bad;
+    double epoch, epoch_batch, step, ostep, rng, best, best_epoch, bad;
     int rc = 0;
-    if (state_field(j, "epoch", &epoch) || state_field(j, "step", &step) || state_field(j, "optimizer_step", &ostep) ||
+    if (state_field(j, "epoch", &epoch) || state_field(j, "epoch_batch", &epoch_batch) || state_field(j, "step", &step) || state_field(j, "optimizer_step", &ostep) ||
         state_field(j, "rng_offset", &rng) || state_field(j, "best_metric", &best) ||
         state_field(j, "best_epoch", &best_epoch) || state_field(j, "bad_epochs", &bad)) {
-        rc = serc_fail(err, "%s: serc.state metadata lacks a field (epoch, step, optimizer_step, rng_offset, "
+        rc = serc_fail(err, "%s: serc.state metadata lacks a field (epoch, epoch_batch, step, optimizer_step, rng_offset, "
                             "best_metric, best_epoch, bad_epochs)", path);
     } else {
         if (st) {
             st->epoch = (int)epoch;
+            st->epoch_batch = (int64_t)epoch_batch;
             st->step = (int64_t)step;
             /* the counter can exceed 2^53; read it exactly from the integer value */
             st->rng_offset = json_is_int(json_get(j, "rng_offset")) ? (uint64_t)json_int(json_get(j, "rng_offset")) : (uint64_t)rng;

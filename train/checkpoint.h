@@ -14,6 +14,7 @@
 
 typedef struct CheckpointState {
     int epoch;            /* epochs completed */
+    int64_t epoch_batch;  /* batches of epoch `epoch` already consumed (an interrupted epoch), else 0 */
     int64_t step;         /* optimiser steps taken */
     uint64_t rng_offset;  /* the training context's Philox counter */
     double best_metric;   /* best early-stopping metric so far */

@@ -1,0 +1,55 @@
+/* An experiment: what a configuration and a label map build, shared by training, evaluation and
+ * prediction: the feature front end, the model, its parameter store (with the centers of center loss
+ * when used) and the conversion of loader batches into tensors. */
+#ifndef SERC_EXPERIMENT_H
+#define SERC_EXPERIMENT_H
+
+#include "config.h"
+#include "loader.h"
+#include "manifest.h"
+#include "mel.h"
+#include "ser_model.h"
+
+typedef struct Experiment {
+    TrainConfig cfg;
+    LabelMap *labels; /* owned */
+    MelConfig mel;
+    SerModelConfig model_cfg;
+    SerModel model;
+    ParamStore *ps;
+    Tensor *centers; /* (C, proj_dim) "loss.centers", or NULL */
+} Experiment;
+
+/* Builds the model for cfg and labels (taking ownership of labels); parameters initialised from
+ * cfg->run.seed. */
+int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, SercErr *err);
+void experiment_free(Experiment *e);
+
+/* Rebuilds the experiment a checkpoint was trained with (its serc.config and serc.labels metadata) and
+ * loads its parameters. */
+int experiment_from_checkpoint(Experiment *e, const char *ckpt, SercErr *err);
+
+/* Loader options for this experiment: training (random crop, shuffle, bucketing) or evaluation. */
+LoaderOptions experiment_loader_options(const Experiment *e, int training);
+
+/* The label map for a training configuration: data.labels when set, else data.classes, else the one
+ * `*.labels` file beside the training manifest. */
+LabelMap *experiment_labels(const TrainConfig *cfg, SercErr *err);
+
+/* Batch tensors in g's arena. */
+typedef struct BatchTensors {
+    Tensor *feats;   /* (B, T, F) */
+    Tensor *lengths; /* (B) i32 */
+    Tensor *labels;  /* (B) i32, -1 where absent */
+    Tensor *soft;    /* (B, C) mixed one-hot (EAM) */
+    Tensor *dist;    /* (B, C) rater distribution or one-hot */
+    Tensor *avd;     /* (B, 3) */
+    int all_labeled; /* every labels[b] >= 0 */
+    int all_avd;     /* every item has all three attributes */
+} BatchTensors;
+void experiment_batch_tensors(Ctx *g, const LoaderBatch *b, BatchTensors *t);
+
+/* Index of the largest of x[0..n). */
+int argmax_f32(const float *x, int n);
+
+#endif
