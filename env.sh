@@ -2,7 +2,10 @@
 # SERC environment: installs the Debian packages SERC needs when they are missing, configures and
 # builds into build/, then runs one of:
 #
-#   ./env.sh demo [serc demo options]   the main job (end-to-end training on the built-in generated task)
+#   ./env.sh run                        the main job: render the embedded demo corpus (once; reused from
+#                                       data/synth-demo), train recipes/synth/mll.toml on it, and print WA,
+#                                       UA, macro-F1 and the confusion matrix of the held-out speakers
+#   ./env.sh demo [serc demo options]   a one-minute check of the core (a generated frame task)
 #   ./env.sh test                       the test suite: build/ (CUDA compiled where nvcc exists) under
 #                                       ctest, then a CPU-only AddressSanitizer+UBSan build under ctest
 #   ./env.sh build                      only install and build
@@ -48,6 +51,14 @@ configure_and_build build -DSERC_CUDA="${SERC_CUDA:-AUTO}"
 case "$cmd" in
 build) echo "env.sh: built build/serc ($(build/serc --version | sed -n 3p))" ;;
 demo) exec build/serc demo "$@" ;;
+run)
+    if [ ! -f data/synth-demo/all.jsonl ]; then
+        build/serc synth --preset demo --out data/synth-demo
+    else
+        echo "env.sh: reusing the demo corpus in data/synth-demo (delete it to render again)"
+    fi
+    exec build/serc train --config recipes/synth/mll.toml "$@"
+    ;;
 serc) exec build/serc "$@" ;;
 test)
     echo "== tests: build/ ($(build/serc --version | sed -n 3p))"
@@ -59,5 +70,5 @@ test)
             ctest --output-on-failure -j "$jobs")
     fi
     ;;
-*) echo "usage: ./env.sh [build|demo|test|serc ARGS...]" >&2; exit 2 ;;
+*) echo "usage: ./env.sh [build|run|demo|test|serc ARGS...]" >&2; exit 2 ;;
 esac

@@ -14,6 +14,8 @@ static const CliCommand COMMANDS[] = {
     {"train", "train a model from a configuration (run directory with checkpoints and metrics)", cmd_train},
     {"eval", "score a checkpoint on a manifest: WA, UA, macro-F1, confusion matrix", cmd_eval},
     {"predict", "label audio files with a checkpoint (class probabilities; sliding windows for long files)", cmd_predict},
+    {"cv", "cross-validation: train and test every fold of a manifest, mean and standard deviation", cmd_cv},
+    {"config", "list every configuration key (--doc) or check a configuration file", cmd_config},
     {"version", "print the version and build options (CUDA, BLAS, threads)", cmd_version},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "fileio.h"
 
 /* Frames decoded per sf_readf_double call. */
 #define READ_CHUNK 16384
@@ -337,22 +338,13 @@ int audio_write_wav(const char *path, const float *samples, int64_t n, int sampl
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(samples[i]))
             return serc_fail(err, "%s: sample %lld is not finite; refusing to write it", path, (long long)i);
-    size_t plen = strlen(path);
-    char *tmp = serc_malloc(plen + 16);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return serc_fail(err, "%s: cannot create a temporary file beside it (%s)", path, strerror(e));
-    }
-    (void)fchmod(fd, 0644); /* mkstemp makes it 0600 */
+    AtomicFile af;
+    if (atomic_open(&af, path, 0, err) != 0) return -1;
     SF_INFO info = {0};
     info.samplerate = sample_rate;
     info.channels = 1;
     info.format = SF_FORMAT_WAV | (fmt == AUDIO_PCM16 ? SF_FORMAT_PCM_16 : SF_FORMAT_FLOAT);
-    SNDFILE *f = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
+    SNDFILE *f = sf_open_fd(fileno(af.f), SFM_WRITE, &info, SF_FALSE); /* writes the fd directly; af.f stays empty */
     int rc = 0;
     if (!f) {
         rc = serc_fail(err, "%s: cannot write WAV (libsndfile: %s)", path, sf_strerror(NULL));
@@ -374,10 +366,9 @@ int audio_write_wav(const char *path, const float *samples, int64_t n, int sampl
         if (written != n) rc = serc_fail(err, "%s: short write (%s)", path, sf_strerror(f));
         if (sf_close(f) != 0 && !rc) rc = serc_fail(err, "%s: cannot finish the WAV file", path);
     }
-    if (!rc && fsync(fd) != 0) rc = serc_fail(err, "%s: fsync failed (%s)", path, strerror(errno));
-    if (close(fd) != 0 && !rc) rc = serc_fail(err, "%s: close failed (%s)", path, strerror(errno));
-    if (!rc && rename(tmp, path) != 0) rc = serc_fail(err, "%s: cannot rename the temporary file into place (%s)", path, strerror(errno));
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc;
+    if (rc) {
+        atomic_abort(&af);
+        return rc;
+    }
+    return atomic_commit(&af, err);
 }

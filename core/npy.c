@@ -2,12 +2,12 @@
 #include "npy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "fileio.h"
 
 #define NPY_MAX_HEADER (1 << 20)
 
@@ -228,35 +228,13 @@ int npy_write(const char *path, SercDType dtype, int ndim, const int64_t *shape,
     memcpy(pre, NPY_MAGIC, 6);
     pre[6] = 1, pre[7] = 0, pre[8] = (unsigned char)(k & 0xFF), pre[9] = (unsigned char)(k >> 8);
 
-    size_t plen = strlen(path);
-    char *tmp = serc_malloc(plen + 16);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return serc_fail(err, "%s: cannot create a temporary file beside it (%s)", path, strerror(e));
-    }
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
+    AtomicFile af;
+    if (atomic_open(&af, path, 0, err) != 0) return -1;
     size_t nbytes = numel * serc_dtype_size(dtype);
-    const char *step = "write failed";
-    int ok = f && fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)k, f) == (size_t)k &&
-             (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes) && fflush(f) == 0 && fsync(fd) == 0;
-    int e = errno;
-    if (f) {
-        if (fclose(f) != 0 && ok) ok = 0, e = errno, step = "close failed";
-    } else {
-        close(fd);
-    }
-    if (ok && rename(tmp, path) != 0) ok = 0, e = errno, step = "cannot rename the temporary file into place";
-    if (!ok) {
-        unlink(tmp);
-        serc_fail(err, "%s: %s (%s)", path, step, strerror(e));
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    /* a short write sets the stream's error flag, which atomic_commit reports */
+    if (fwrite(pre, 1, 10, af.f) == 10 && fwrite(hdr, 1, (size_t)k, af.f) == (size_t)k && nbytes)
+        (void)fwrite(data, 1, nbytes, af.f);
+    return atomic_commit(&af, err);
 }
 
 int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape, SercErr *err) {

@@ -9,19 +9,18 @@
  * SERC_MAX_DIMS dimensions, so that anything accepted here can be loaded into a Tensor.
  */
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* fileno, fstat, fsync, getpid */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #endif
 
 #include "safetensors.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "fileio.h"
 #include "json.h"
 
 /* Tensor data is exchanged as raw little-endian bytes; a big-endian host would need byte swapping. */
@@ -488,21 +487,6 @@ static int build_header(const char *path, const SafetensorsEntry *entries, int n
     return rc;
 }
 
-/* Makes the rename durable; best effort, as a failure here loses nothing already written. */
-static void fsync_parent_dir(const char *path) {
-    char *dir = serc_strdup(path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = '\0';
-    else if (slash) *slash = '\0';
-    else strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int safetensors_write(const char *path, const SafetensorsEntry *entries, int n, const char *const *meta_kv,
                       SercErr *err) {
     JsonBuf hdr = {0};
@@ -513,36 +497,18 @@ int safetensors_write(const char *path, const SafetensorsEntry *entries, int n, 
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++) prefix[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
 
-    size_t tmp_size = strlen(path) + 32;
-    char *tmp = serc_malloc(tmp_size);
-    snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-    const char *step = "cannot create temporary file";
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) goto fail;
-    step = "write failed";
-    if (fwrite(prefix, 1, 8, fp) != 8 || fwrite(hdr.data, 1, hdr.len, fp) != hdr.len) goto fail;
-    for (int i = 0; i < n; i++) {
+    AtomicFile af;
+    if (atomic_open(&af, path, 0, err) != 0) {
+        jsonbuf_free(&hdr);
+        return -1;
+    }
+    /* a short write sets the stream's error flag, which atomic_commit reports */
+    int ok = fwrite(prefix, 1, 8, af.f) == 8 && fwrite(hdr.data, 1, hdr.len, af.f) == hdr.len;
+    for (int i = 0; ok && i < n; i++) {
         uint64_t numel = 0, nbytes = 0;
         checked_nbytes(entries[i].shape, entries[i].ndim, serc_dtype_size(entries[i].dtype), &numel, &nbytes);
-        if (nbytes && fwrite(entries[i].data, 1, (size_t)nbytes, fp) != nbytes) goto fail;
+        ok = !nbytes || fwrite(entries[i].data, 1, (size_t)nbytes, af.f) == nbytes;
     }
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) goto fail;
-    step = "close failed";
-    int closed = fclose(fp);
-    fp = NULL;
-    if (closed != 0) goto fail;
-    step = "cannot rename temporary file over it";
-    if (rename(tmp, path) != 0) goto fail;
-    fsync_parent_dir(path);
-    free(tmp);
     jsonbuf_free(&hdr);
-    return 0;
-fail:;
-    int e = errno;
-    if (fp) fclose(fp);
-    remove(tmp);
-    serc_fail(err, "%s: %s (%s): %s", path, step, tmp, strerror(e));
-    free(tmp);
-    jsonbuf_free(&hdr);
-    return -1;
+    return atomic_commit(&af, err);
 }

@@ -333,7 +333,7 @@ Test(loader, bad_files_skipped_and_counted) {
     Loader *ld = open_loader(&o);
     for (int e = 0; e < 2; e++) {
         int seen[N_GOOD + 3] = {0};
-        run_epoch(ld, e, seen);
+        free(run_epoch(ld, e, seen).p);
         for (int i = 0; i < N_GOOD + 3; i++) cr_assert_eq(seen[i], i < N_GOOD, "utterance %d", i);
         LoaderStats st = loader_epoch_stats(ld);
         cr_assert_eq(st.utterances, N_GOOD);
@@ -382,7 +382,7 @@ Test(loader, probe_failure_at_construction) {
     cr_assert(strstr(err.msg, "manifest.jsonl:13: utterance 'bad0'") && strstr(err.msg, "truncated"), "%s", err.msg);
     o.skip_bad = 1;
     Loader *ld = open_loader(&o);
-    run_epoch(ld, 0, NULL);
+    free(run_epoch(ld, 0, NULL).p);
     cr_assert_eq(loader_epoch_stats(ld).bad_skipped, 3);
     loader_free(ld);
 }

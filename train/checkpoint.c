@@ -1,6 +1,8 @@
 #include "checkpoint.h"
 
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +41,16 @@ int checkpoint_save(const char *path, const ParamStore *ps, const AdamW *opt, co
         e[k++] = m;
         e[k++] = v;
     }
+    /* JSON has no infinities: "no best yet" (-inf) is stored as the most negative double */
+    double best = st ? st->best_metric : 0.0;
+    if (isinf(best)) best = best < 0 ? -DBL_MAX : DBL_MAX;
+    if (isnan(best)) best = -DBL_MAX;
     char state[512];
     snprintf(state, sizeof state,
              "{\"epoch\": %d, \"epoch_batch\": %" PRId64 ", \"step\": %" PRId64 ", \"optimizer_step\": %" PRId64 ", \"rng_offset\": %" PRIu64
              ", \"best_metric\": %.17g, \"best_epoch\": %d, \"bad_epochs\": %d}",
              st ? st->epoch : 0, st ? st->epoch_batch : 0, st ? st->step : 0, opt ? opt->t : 0, st ? st->rng_offset : 0,
-             st ? st->best_metric : 0.0, st ? st->best_epoch : -1, st ? st->bad_epochs : 0);
+             best, st ? st->best_epoch : -1, st ? st->bad_epochs : 0);
     int n_meta = 0;
     while (meta_kv && meta_kv[n_meta]) n_meta++;
     const char **kv = serc_calloc((size_t)n_meta + 3, sizeof *kv);

@@ -6,10 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config_toml.h"
+#include "fileio.h"
 
 typedef enum ConfigType { CFG_STRING, CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_INT_ARRAY, CFG_STRING_ARRAY } ConfigType;
 
@@ -383,6 +382,7 @@ int config_parse(TrainConfig *cfg, const char *buf, size_t len, const char *name
 }
 
 int config_load(TrainConfig *cfg, const char *path, SercErr *err) {
+    config_free(cfg); /* cfg holds a configuration (or zeroes): release its strings before the defaults */
     config_default(cfg);
     FILE *f = fopen(path, "rb");
     if (!f) return serc_fail(err, "%s: cannot open (%s)", path, strerror(errno));
@@ -557,34 +557,10 @@ void config_write_file(const TrainConfig *cfg, FILE *f) {
 }
 
 int config_write(const TrainConfig *cfg, const char *path, SercErr *err) {
-    size_t plen = strlen(path);
-    char *tmp = serc_malloc(plen + 16);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return serc_fail(err, "%s: cannot create a temporary file beside it (%s)", path, strerror(e));
-    }
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    int ok = f != NULL;
-    if (ok) config_write_file(cfg, f);
-    ok = ok && !ferror(f) && fflush(f) == 0 && fsync(fd) == 0;
-    int e = errno;
-    if (f) {
-        if (fclose(f) != 0 && ok) ok = 0, e = errno;
-    } else {
-        close(fd);
-    }
-    if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
-    if (!ok) {
-        unlink(tmp);
-        serc_fail(err, "%s: cannot write the config (%s)", path, strerror(e));
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    AtomicFile af;
+    if (atomic_open(&af, path, 0, err) != 0) return -1;
+    config_write_file(cfg, af.f);
+    return atomic_commit(&af, err);
 }
 
 void config_print_doc(FILE *f) {

@@ -100,7 +100,8 @@ int config_equal(const TrainConfig *a, const TrainConfig *b);
  * does not name keep their values. name is used in messages ("name:LINE: ..."). On error cfg may be
  * partly updated: discard it. */
 int config_parse(TrainConfig *cfg, const char *buf, size_t len, const char *name, SercErr *err);
-/* config_default, then the file at path. */
+/* Resets cfg to the defaults, then applies the file at path. cfg must hold a configuration: one from
+ * config_default, an earlier load, or the zeroes config_free leaves. */
 int config_load(TrainConfig *cfg, const char *path, SercErr *err);
 
 /* Applies one override "section.key=value" (spaces around '=' allowed). The value is parsed as in a

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "json.h"
 
 /* ---- paths ---- */
@@ -592,31 +593,6 @@ static void append_utterance(JsonBuf *b, const Utterance *u, const char *audio) 
     jsonbuf_append(b, "}\n", 2);
 }
 
-/* Writes data[0..len) to path through a temporary file and rename. */
-static int write_atomic(const char *path, const char *data, size_t len, SercErr *err) {
-    size_t n = strlen(path) + 32;
-    char *tmp = serc_malloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int rc = serc_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    int ok = fwrite(data, 1, len, f) == len;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int rc = serc_fail(err, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return rc;
-    }
-    free(tmp);
-    return 0;
-}
-
 int manifest_write(const char *path, const Manifest *m, SercErr *err) {
     char *out_dir = manifest_dirname(path);
     char *a = path_absolute(out_dir), *bdir = path_absolute(m->dir ? m->dir : ".");
@@ -641,7 +617,7 @@ int manifest_write(const char *path, const Manifest *m, SercErr *err) {
         append_utterance(&b, u, audio);
         free(rel);
     }
-    if (rc == 0) rc = write_atomic(path, b.data ? b.data : "", b.len, err);
+    if (rc == 0) rc = write_file_atomic(path, b.data, b.len, 0, err);
     jsonbuf_free(&b);
     free(out_dir);
     return rc;
@@ -711,7 +687,7 @@ LabelMap *labelmap_read(const char *path, SercErr *err) {
 int labelmap_write(const char *path, const LabelMap *map, SercErr *err) {
     JsonBuf b = {0};
     for (int i = 0; i < map->n; i++) jsonbuf_appendf(&b, "%s\n", map->names[i]);
-    int rc = write_atomic(path, b.data ? b.data : "", b.len, err);
+    int rc = write_file_atomic(path, b.data, b.len, 0, err);
     jsonbuf_free(&b);
     return rc;
 }

@@ -1,12 +1,11 @@
 /* Evaluation metrics; definitions in metrics.h and docs/metrics.md. */
 #include "metrics.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "fileio.h"
 
 void confusion_init(Confusion *cm, int n_classes) {
     SERC_ASSERT(n_classes >= 1, "confusion_init: n_classes %d < 1", n_classes);
@@ -221,41 +220,11 @@ void confusion_svg(const Confusion *cm, const char *const *names, const char *ti
     jsonbuf_append(out, "</svg>\n", 7);
 }
 
-static int write_atomic(const char *path, const char *data, size_t len, SercErr *err) {
-    size_t plen = strlen(path);
-    char *tmp = serc_malloc(plen + 16);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return serc_fail(err, "%s: cannot create a temporary file beside it (%s)", path, strerror(e));
-    }
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    const char *step = "write failed";
-    int ok = f && (len == 0 || fwrite(data, 1, len, f) == len) && fflush(f) == 0 && fsync(fd) == 0;
-    int e = errno;
-    if (f) {
-        if (fclose(f) != 0 && ok) ok = 0, e = errno, step = "close failed";
-    } else {
-        close(fd);
-    }
-    if (ok && rename(tmp, path) != 0) ok = 0, e = errno, step = "cannot rename the temporary file into place";
-    if (!ok) {
-        unlink(tmp);
-        serc_fail(err, "%s: %s (%s)", path, step, strerror(e));
-    }
-    free(tmp);
-    return ok ? 0 : -1;
-}
-
 int confusion_write_svg(const Confusion *cm, const char *const *names, const char *title,
                         const char *path, SercErr *err) {
     JsonBuf b = {0};
     confusion_svg(cm, names, title, &b);
-    int rc = write_atomic(path, b.data, b.len, err);
+    int rc = write_file_atomic(path, b.data, b.len, 0, err);
     jsonbuf_free(&b);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* Files of `serc synth`: WAV files, manifests (docs/manifest.md), the label map, truth.tsv and
- * README.txt. Every file is written to <path>.tmp and renamed into place; the manifests come last and
- * all.jsonl is the very last file, so a folder with all.jsonl holds a complete render. No time stamps or
+ * README.txt. Every file is written to a temporary beside it and renamed into place (fileio.h, without
+ * fsync); the manifests come last and all.jsonl is the very last file, so a folder with all.jsonl holds a complete render. No time stamps or
  * machine details go into any file: the output is a function of the options alone. */
 #include <errno.h>
 #include <math.h>
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "json.h"
 #include "synth_internal.h"
 
@@ -43,38 +44,32 @@ int synth_write_wav(const char *path, const float *x, int64_t n, int *scaled, Se
     *scaled = g < 1.0f;
     short *pcm = serc_malloc((size_t)(n > 0 ? n : 1) * sizeof *pcm);
     for (int64_t i = 0; i < n; i++) pcm[i] = (short)lrintf(fmaxf(-32768.0f, fminf(32767.0f, x[i] * g * 32768.0f)));
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    AtomicFile af;
+    if (atomic_open(&af, path, ATOMIC_NO_SYNC, err) != 0) {
+        free(pcm);
+        return -1;
+    }
     SF_INFO info = {.samplerate = SYNTH_SR, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-    SNDFILE *f = sf_open(tmp, SFM_WRITE, &info);
+    SNDFILE *f = sf_open_fd(fileno(af.f), SFM_WRITE, &info, SF_FALSE);
     if (!f) {
         free(pcm);
-        return serc_fail(err, "%s: cannot write: %s", tmp, sf_strerror(NULL));
+        atomic_abort(&af);
+        return serc_fail(err, "%s: cannot write: %s", path, sf_strerror(NULL));
     }
     sf_count_t w = sf_write_short(f, pcm, n);
     int rc = sf_close(f);
     free(pcm);
     if (w != n || rc != 0) {
-        unlink(tmp);
-        return serc_fail(err, "%s: write failed", tmp);
+        atomic_abort(&af);
+        return serc_fail(err, "%s: write failed", path);
     }
-    if (rename(tmp, path) != 0) return serc_fail(err, "%s: cannot rename into place: %s", path, strerror(errno));
-    return 0;
+    return atomic_commit(&af, err);
 }
 
 static int write_text(const char *dir, const char *name, const char *data, size_t len, SercErr *err) {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return serc_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
-    size_t w = fwrite(data, 1, len, f);
-    if (fclose(f) != 0 || w != len) {
-        unlink(tmp);
-        return serc_fail(err, "%s: write failed", tmp);
-    }
-    if (rename(tmp, path) != 0) return serc_fail(err, "%s: cannot rename into place: %s", path, strerror(errno));
-    return 0;
+    return write_file_atomic(path, data, len, ATOMIC_NO_SYNC, err);
 }
 
 void synth_remove_manifests(const SynthCorpus *c) {

@@ -1,0 +1,159 @@
+/* The training workflow end to end on a small rendered corpus: a run directory with every file, eval
+ * and predict from the checkpoint, and resume: a run stopped after some steps and resumed ends with
+ * parameters bitwise identical to an uninterrupted run. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "experiment.h"
+#include "predict.h"
+#include "safetensors.h"
+#include "synth.h"
+#include "trainer.h"
+
+static char corpus[] = "/tmp/serc-train-XXXXXX";
+
+/* 12 speakers x 6 utterances, 4 classes, no noisy conditions: a few seconds to render. */
+static void render(void) {
+    cr_assert_not_null(mkdtemp(corpus));
+    SynthOptions o;
+    SercErr err;
+    cr_assert_eq(synth_preset(&o, "tiny", &err), 0, "%s", err.msg);
+    o.utts_per_speaker = 6;
+    o.n_classes = 4;
+    o.n_conditions = 0;
+    o.out_dir = corpus;
+    o.progress_every = 0;
+    SynthReport rep;
+    cr_assert_eq(synth_render(&o, &rep, &err), 0, "%s", err.msg);
+}
+
+static void small_config(TrainConfig *cfg, const char *out) {
+    char path[512];
+    SercErr err;
+    config_default(cfg);
+    snprintf(path, sizeof path, "data.train=%s/train.jsonl", corpus);
+    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof path, "data.dev=%s/dev.jsonl", corpus);
+    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof path, "data.test=%s/test.jsonl", corpus);
+    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof path, "run.out=%s", out);
+    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
+    const char *sets[] = {"data.n_mels=24", "data.max_seconds=1.5", "data.workers=2", "model.frontend=tdnn",
+                          "model.tdnn_dims=[32, 32]", "model.dim=32", "model.heads=4", "model.head_hidden=16",
+                          "model.proj_dim=16", "loss.focal=0.5", "loss.center=0.1", "loss.supcon=0.1",
+                          "eam.enabled=true", "optim.batch=8", "optim.epochs=2", "optim.accumulate=2",
+                          "run.log_every=1", NULL};
+    for (int i = 0; sets[i]; i++) cr_assert_eq(config_set(cfg, sets[i], &err), 0, "%s: %s", sets[i], err.msg);
+    cr_assert_eq(config_validate(cfg, &err), 0, "%s", err.msg);
+}
+
+static void *file_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "missing %s", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *b = malloc(*n + 1);
+    cr_assert_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+/* The tensors of two checkpoints are bitwise equal (metadata may differ only in nothing we compare). */
+static void expect_same_tensors(const char *a, const char *b) {
+    SercErr err;
+    SafetensorsFile *fa = safetensors_open(a, &err), *fb = safetensors_open(b, &err);
+    cr_assert(fa && fb, "%s", err.msg);
+    cr_assert_eq(safetensors_count(fa), safetensors_count(fb));
+    for (int i = 0; i < safetensors_count(fa); i++) {
+        int j = safetensors_find(fb, safetensors_name(fa, i));
+        cr_assert_geq(j, 0, "%s missing", safetensors_name(fa, i));
+        cr_expect_eq(memcmp(safetensors_data(fa, i), safetensors_data(fb, j), safetensors_nbytes(fa, i)), 0,
+                     "tensor %s differs", safetensors_name(fa, i));
+    }
+    safetensors_close(fa);
+    safetensors_close(fb);
+}
+
+Test(train, run_directory_eval_predict_and_bitwise_resume, .init = render, .timeout = 0) {
+    char full[600], part[600];
+    snprintf(full, sizeof full, "%s/run-full", corpus);
+    snprintf(part, sizeof part, "%s/run-part", corpus);
+    SercErr err;
+    TrainConfig cfg;
+    FILE *null = fopen("/dev/null", "w");
+
+    small_config(&cfg, full);
+    TrainOptions opt = {NULL, 0, 1, null};
+    TrainResult res;
+    cr_assert_eq(train_run(&cfg, &opt, &res, &err), 0, "%s", err.msg);
+    cr_expect_eq(res.epochs_done, 2);
+    cr_expect(res.has_dev && res.has_test);
+    cr_expect_gt(confusion_total(&res.test.cm), 0);
+    train_result_free(&res);
+    config_free(&cfg);
+    const char *files[] = {"config.toml", "metrics.jsonl", "last.safetensors", "best.safetensors", "confusion_test.svg",
+                           "confusion_dev.svg", NULL};
+    for (int i = 0; files[i]; i++) {
+        char p[700];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", full, files[i]);
+        cr_expect_eq(stat(p, &sb), 0, "missing %s", p);
+    }
+    char p[700];
+    size_t n;
+    snprintf(p, sizeof p, "%s/metrics.jsonl", full);
+    char *log = file_bytes(p, &n);
+    log[n] = '\0';
+    cr_expect(strstr(log, "\"event\": \"step\"") && strstr(log, "\"event\": \"eval\"") && strstr(log, "\"event\": \"test\""));
+    free(log);
+
+    /* interrupted after 3 optimiser steps (mid-epoch), then resumed: the same final parameters */
+    small_config(&cfg, part);
+    TrainOptions stop = {NULL, 3, 1, null};
+    cr_assert_eq(train_run(&cfg, &stop, &res, &err), 0, "%s", err.msg);
+    cr_expect(res.interrupted);
+    train_result_free(&res);
+    config_free(&cfg);
+    TrainOptions resume = {part, 0, 1, null};
+    config_default(&cfg);
+    cr_assert_eq(train_run(&cfg, &resume, &res, &err), 0, "%s", err.msg);
+    train_result_free(&res);
+    config_free(&cfg);
+    char a[700], b[700];
+    snprintf(a, sizeof a, "%s/last.safetensors", full);
+    snprintf(b, sizeof b, "%s/last.safetensors", part);
+    expect_same_tensors(a, b);
+
+    /* eval of the checkpoint reproduces the trainer's test numbers; predict gives a distribution */
+    snprintf(a, sizeof a, "%s/best.safetensors", full);
+    snprintf(b, sizeof b, "%s/test.jsonl", corpus);
+    EvalResult er;
+    char **names = NULL;
+    cr_assert_eq(eval_checkpoint(a, b, 0, &er, &names, &err), 0, "%s", err.msg);
+    cr_expect_gt(confusion_total(&er.cm), 0);
+    cr_expect_str_eq(names[0], "neutral");
+    for (int i = 0; names[i]; i++) free(names[i]);
+    free(names);
+    eval_result_free(&er);
+    Experiment e;
+    cr_assert_eq(experiment_from_checkpoint(&e, a, &err), 0, "%s", err.msg);
+    Manifest *m = manifest_read(b, &err);
+    cr_assert_not_null(m);
+    Prediction pr;
+    cr_assert_eq(predict_file(&e, m->utts[0].audio_path, 1.0, 0.5, &pr, &err), 0, "%s", err.msg);
+    double sum = 0;
+    for (int c = 0; c < e.labels->n; c++) sum += pr.probs[c];
+    cr_expect(sum > 0.999 && sum < 1.001, "probabilities sum to %g", sum);
+    cr_expect_geq(pr.n_windows, 2);
+    prediction_free(&pr);
+    cr_expect_eq(predict_file(&e, "/nonexistent.wav", 0, 0, &pr, &err), -1);
+    cr_expect(strstr(err.msg, "/nonexistent.wav") != NULL, "%s", err.msg);
+    manifest_free(m);
+    experiment_free(&e);
+    fclose(null);
+}
