@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -28,6 +30,8 @@ Ctx *ctx_new(uint64_t seed) {
 #ifdef _OPENMP
     omp_set_num_threads(g->threads);
 #endif
+    /* OpenBLAS keeps its own thread pool: SERC_THREADS governs sgemm too */
+    openblas_set_num_threads(g->threads);
     return g;
 }
 
