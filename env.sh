@@ -7,16 +7,19 @@
 #                                       UA, macro-F1 and the confusion matrix of the held-out speakers
 #   ./env.sh demo [serc demo options]   a one-minute check of the core (a generated frame task)
 #   ./env.sh test                       the test suite: build/ (CUDA compiled where nvcc exists) under
-#                                       ctest, then a CPU-only AddressSanitizer+UBSan build under ctest
+#                                       ctest, then a CPU-only AddressSanitizer+UBSan build under ctest,
+#                                       then every reader's fuzz target (replaying the committed
+#                                       regression inputs, then SERC_FUZZ_SECONDS each, default 10)
 #   ./env.sh build                      only install and build
 #   ./env.sh serc ARGS...               run build/serc with ARGS
 #
 # Environment: SERC_CUDA=AUTO|ON|OFF (default AUTO), SERC_THREADS (CPU threads), SERC_SKIP_ASAN=1
-# (skip the sanitizer pass of `test`), SERC_JOBS (parallel ctest jobs, default: cores).
+# (skip the sanitizer pass of `test`), SERC_FUZZ_SECONDS (fuzzing budget per target in `test`; 0 replays
+# the regression inputs only), SERC_JOBS (parallel ctest jobs, default: cores).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(build-essential cmake ninja-build pkg-config libopenblas-dev libcriterion-dev
+PACKAGES=(build-essential cmake ninja-build pkg-config clang libopenblas-dev libcriterion-dev
           libsndfile1-dev libsoxr-dev libespeak-ng-dev)
 
 install_missing() {
@@ -69,6 +72,8 @@ test)
         (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             ctest --output-on-failure -j "$jobs")
     fi
+    echo "== fuzz: every reader's libFuzzer target (tests/fuzz/run.sh)"
+    tests/fuzz/run.sh "${SERC_FUZZ_SECONDS:-10}"
     ;;
 *) echo "usage: ./env.sh [build|run|demo|test|serc ARGS...]" >&2; exit 2 ;;
 esac

@@ -272,6 +272,16 @@ static int resample_double(const double *in, int64_t n, int sr_in, int sr_out, d
     }
     /* soxr's one-shot length can differ from round(n r) by a sample; pad with zeros or cut to match */
     for (int64_t i = (int64_t)odone; i < expect; i++) y[i] = 0.0;
+    /* finite input can still overflow the filter (float samples near FLT_MAX): never hand NaN on */
+    for (int64_t i = 0; i < expect; i++) {
+        if (!isfinite(y[i])) {
+            double peak = 0;
+            for (int64_t j = 0; j < n; j++) peak = fmax(peak, fabs(in[j]));
+            free(y);
+            return serc_fail(err, "resample %d -> %d Hz produced non-finite samples (input peak %g; float samples far "
+                                  "outside [-1, 1] overflow the filter)", sr_in, sr_out, peak);
+        }
+    }
     *out = y;
     *n_out = expect;
     return 0;
@@ -319,7 +329,16 @@ int audio_load(const char *path, double start_s, double end_s, int target_sr, fl
         x = y, n = m, sr = target_sr;
     }
     float *r = serc_malloc(sizeof(float) * (size_t)(n ? n : 1));
-    for (int64_t i = 0; i < n; i++) r[i] = (float)x[i];
+    for (int64_t i = 0; i < n; i++) {
+        r[i] = (float)x[i];
+        if (!isfinite(r[i])) { /* a resampled value past FLT_MAX */
+            double v = x[i];
+            free(x);
+            free(r);
+            return serc_fail(err, "%s: sample %lld is %g after resampling to %d Hz, outside float32's range", path,
+                             (long long)i, v, sr);
+        }
+    }
     free(x);
     *out = r;
     *n_out = n;

@@ -451,3 +451,23 @@ Test(audio, bad_inputs_rejected_with_path_and_reason) {
     }
     cr_assert_eq(failures, 0, "%d bad inputs not rejected as expected", failures);
 }
+
+/* Found by tests/fuzz/fuzz_audio: finite float samples near FLT_MAX overflow libsoxr's filter. The
+ * load must fail with a message, never return NaN (tests/fuzz/regressions/audio/). */
+Test(audio, resampling_overflow_is_an_error) {
+    const float x[4] = {3e38f, 3e38f, 3e38f, 3e38f};
+    const char *p = tpath("huge.wav");
+    write_sf_float(p, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 1, 8000, x, 4);
+    float *y = NULL;
+    int64_t n = 0;
+    int sr = 0;
+    SercErr err;
+    cr_assert_eq(audio_load(p, 0, -1, 16000, &y, &n, &sr, &err), -1, "loaded %lld samples, first %g", (long long)n,
+                 n ? y[0] : 0.0);
+    cr_expect(strstr(err.msg, p) && (strstr(err.msg, "non-finite") || strstr(err.msg, "float32")), "%s", err.msg);
+    cr_expect_null(y);
+    /* at its own rate the same file is finite and loads */
+    cr_assert_eq(audio_load(p, 0, -1, 0, &y, &n, &sr, &err), 0, "%s", err.msg);
+    cr_expect_eq(n, 4);
+    free(y);
+}

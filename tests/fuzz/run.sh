@@ -117,7 +117,7 @@ for t in $TARGETS; do
         echo "replay $t: $n inputs pass"
     else
         echo "replay $t: FAILED (log: $B/replay_$t.log)"
-        tail -40 "$B/replay_$t.log"
+        grep -m1 -B2 -A8 "ERROR: \|runtime error\|^fuzz_[a-z]*: " "$B/replay_$t.log"
         status=1
     fi
 done
