@@ -18,7 +18,7 @@ static void print_help(void) {
            "  --root DIR           the corpus folder\n"
            "  --out FILE           manifest to write (folders created); audio paths are relative to its folder\n"
            "  --labels SET         label set, where the corpus has several (iemocap: 4, 4-noexc, 6, all;\n"
-           "                       msp-podcast: 8, all)\n"
+           "                       msp-podcast: 8, all; msp-improv: 4, all)\n"
            "  --speaker-regex RE   generic: POSIX extended regex on the file name, group 1 = speaker id\n"
            "  --include-song       ravdess: also import the sung recordings (vocal channel 02)\n\n"
            "Label mappings, folds and sources for each corpus: docs/manifest.md.\n");

@@ -15,6 +15,7 @@ static void help(void) {
            "  last.safetensors   weights + optimizer + run state after the latest epoch\n"
            "  best.safetensors   the best dev checkpoint (data.dev), used for the test set\n"
            "  confusion_dev.svg, confusion_test.svg\n"
+           "  events.out.tfevents.*  TensorBoard scalars (tensorboard --logdir RUN_DIR; docs/reports.md)\n"
            "Ctrl-C saves last.safetensors at the next step and exits; --resume continues where it stopped and\n"
            "ends bitwise identical to an uninterrupted run on the CPU.\n\n"
            "options:\n"

@@ -2,6 +2,7 @@
 #include "audio.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <float.h>
 #include <math.h>
 #include <sndfile.h>
@@ -132,7 +133,7 @@ static SNDFILE *open_checked(const char *path, SF_INFO *info, SercErr *err) {
     return f;
 }
 
-int audio_probe(const char *path, AudioInfo *out, SercErr *err) {
+static int probe_unlocked(const char *path, AudioInfo *out, SercErr *err) {
     SF_INFO info;
     SNDFILE *f = open_checked(path, &info, err);
     if (!f) return -1;
@@ -302,8 +303,8 @@ int audio_resample(const float *in, int64_t n, int sr_in, int sr_out, float **ou
     return 0;
 }
 
-int audio_load(const char *path, double start_s, double end_s, int target_sr, float **out, int64_t *n_out,
-               int *sr_out, SercErr *err) {
+static int load_unlocked(const char *path, double start_s, double end_s, int target_sr, float **out, int64_t *n_out,
+                         int *sr_out, SercErr *err) {
     *out = NULL;
     *n_out = 0;
     if (target_sr < 0 || target_sr > AUDIO_MAX_SAMPLE_RATE)
@@ -346,6 +347,37 @@ int audio_load(const char *path, double start_s, double end_s, int target_sr, fl
     return 0;
 }
 
+/* ---- libsndfile's error code is a process-wide global ----
+ * Every sf_open (successful ones too) writes libsndfile's static error code, which a failed open reads
+ * back with sf_error(NULL) to word its message; two concurrent opens can give a failing file another
+ * file's message (or "No Error."). Decoding runs concurrently under the read side of this lock; a load
+ * that failed is redone alone under the write side, so the message returned is the file's own. The
+ * lock prefers writers, so a retry is not starved by a stream of loads. */
+static pthread_rwlock_t g_sndfile_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
+int audio_probe(const char *path, AudioInfo *out, SercErr *err) {
+    pthread_rwlock_rdlock(&g_sndfile_lock);
+    int rc = probe_unlocked(path, out, err);
+    pthread_rwlock_unlock(&g_sndfile_lock);
+    if (rc == 0) return 0;
+    pthread_rwlock_wrlock(&g_sndfile_lock);
+    rc = probe_unlocked(path, out, err);
+    pthread_rwlock_unlock(&g_sndfile_lock);
+    return rc;
+}
+
+int audio_load(const char *path, double start_s, double end_s, int target_sr, float **out, int64_t *n_out,
+               int *sr_out, SercErr *err) {
+    pthread_rwlock_rdlock(&g_sndfile_lock);
+    int rc = load_unlocked(path, start_s, end_s, target_sr, out, n_out, sr_out, err);
+    pthread_rwlock_unlock(&g_sndfile_lock);
+    if (rc == 0) return 0;
+    pthread_rwlock_wrlock(&g_sndfile_lock);
+    rc = load_unlocked(path, start_s, end_s, target_sr, out, n_out, sr_out, err);
+    pthread_rwlock_unlock(&g_sndfile_lock);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 int audio_write_wav(const char *path, const float *samples, int64_t n, int sample_rate, AudioSampleFormat fmt,
@@ -363,11 +395,12 @@ int audio_write_wav(const char *path, const float *samples, int64_t n, int sampl
     info.samplerate = sample_rate;
     info.channels = 1;
     info.format = SF_FORMAT_WAV | (fmt == AUDIO_PCM16 ? SF_FORMAT_PCM_16 : SF_FORMAT_FLOAT);
+    pthread_rwlock_wrlock(&g_sndfile_lock); /* alone, so a failure's message is its own */
     SNDFILE *f = sf_open_fd(fileno(af.f), SFM_WRITE, &info, SF_FALSE); /* writes the fd directly; af.f stays empty */
     int rc = 0;
-    if (!f) {
-        rc = serc_fail(err, "%s: cannot write WAV (libsndfile: %s)", path, sf_strerror(NULL));
-    } else {
+    if (!f) rc = serc_fail(err, "%s: cannot write WAV (libsndfile: %s)", path, sf_strerror(NULL));
+    pthread_rwlock_unlock(&g_sndfile_lock);
+    if (f) {
         sf_count_t written = 0;
         if (fmt == AUDIO_PCM16) {
             short buf[4096];

@@ -35,6 +35,7 @@ typedef struct AudioInfo {
  * count and sample rate plausible, WAV data chunk not truncated, at least one frame). */
 int audio_probe(const char *path, AudioInfo *info, SercErr *err);
 
+/* Thread-safe: concurrent loads run in parallel; libsndfile's global error code is guarded inside. */
 /* Decodes path into a mono float32 signal.
  *   start_s, end_s  segment in seconds of the file: [start_s, end_s), rounded to the nearest sample;
  *                   end_s < 0 means to the end of the file. start_s >= 0, start_s < end_s, and the

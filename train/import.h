@@ -39,6 +39,7 @@ int import_corpus(const char *corpus, const ImportOptions *o, Manifest **m, Labe
 
 int import_iemocap(const ImportOptions *o, Manifest *m, LabelMap *map, SercErr *err);
 int import_msp_podcast(const ImportOptions *o, Manifest *m, LabelMap *map, SercErr *err);
+int import_msp_improv(const ImportOptions *o, Manifest *m, LabelMap *map, SercErr *err);
 int import_ravdess(const ImportOptions *o, Manifest *m, LabelMap *map, SercErr *err);
 int import_crema_d(const ImportOptions *o, Manifest *m, LabelMap *map, SercErr *err);
 int import_savee(const ImportOptions *o, Manifest *m, LabelMap *map, SercErr *err);

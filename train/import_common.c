@@ -14,6 +14,7 @@
 const ImportCorpus IMPORT_CORPORA[] = {
     {"iemocap", "Session1..5/ (--labels 4 [default, excited->happy] | 4-noexc | 6 | all)", import_iemocap},
     {"msp-podcast", "Labels/labels_consensus.csv, Audios/ (--labels 8 [SERNC, default] | all)", import_msp_podcast},
+    {"msp-improv", "Evaluation.txt, session1..6/**/MSP-IMPROV-*.wav (--labels 4 [default] | all)", import_msp_improv},
     {"ravdess", "Actor_NN/03-01-EE-II-SS-RR-NN.wav (8 classes; --include-song)", import_ravdess},
     {"crema-d", "AudioWAV/1001_DFA_ANG_XX.wav, VideoDemographics.csv (6 classes)", import_crema_d},
     {"savee", "AudioData/DC/a01.wav or DC_a01.wav (7 classes)", import_savee},

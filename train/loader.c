@@ -13,39 +13,6 @@
 #include "audio.h"
 #include "rng.h"
 
-/* ---- libsndfile's error code is a process-wide global ----
- * Every sf_open (successful ones too) writes libsndfile's static sf_errno, and core/audio.c reads it
- * back with sf_error(NULL) to word a failed open. Two concurrent opens can therefore give a failing file
- * another file's message (or "No Error."). Loads run concurrently under the read side of this lock; a
- * load that failed is redone under the write side, alone, so the message returned is the file's own.
- * Writer-preferring, so a retry is not starved by a stream of loads. Covers every loader in the
- * process, not other callers of core/audio.h. */
-static pthread_rwlock_t g_sndfile_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-
-static int load_audio(const char *path, double start, double end, int sr, float **out, int64_t *n,
-                      SercErr *err) {
-    int sr_out;
-    pthread_rwlock_rdlock(&g_sndfile_lock);
-    int rc = audio_load(path, start, end, sr, out, n, &sr_out, err);
-    pthread_rwlock_unlock(&g_sndfile_lock);
-    if (rc == 0) return 0;
-    pthread_rwlock_wrlock(&g_sndfile_lock);
-    rc = audio_load(path, start, end, sr, out, n, &sr_out, err);
-    pthread_rwlock_unlock(&g_sndfile_lock);
-    return rc;
-}
-
-static int probe_audio(const char *path, AudioInfo *info, SercErr *err) {
-    pthread_rwlock_rdlock(&g_sndfile_lock);
-    int rc = audio_probe(path, info, err);
-    pthread_rwlock_unlock(&g_sndfile_lock);
-    if (rc == 0) return 0;
-    pthread_rwlock_wrlock(&g_sndfile_lock);
-    rc = audio_probe(path, info, err);
-    pthread_rwlock_unlock(&g_sndfile_lock);
-    return rc;
-}
-
 /* ---- random streams: every draw is a function of (seed, stream, epoch, manifest index) ---- */
 
 enum { STREAM_SHUFFLE = 1, STREAM_BATCH_ORDER, STREAM_CROP, STREAM_PARTNER, STREAM_AUGMENT, STREAM_GATE };
@@ -153,8 +120,9 @@ static int load_cropped(const Loader *ld, int epoch, int32_t idx, float **x, int
                         SercErr *err) {
     const Utterance *u = &ld->m->utts[idx];
     double start = u->has_start ? u->start : 0.0, end = u->has_end ? u->end : -1.0;
+    int sr_got = 0;
     *offset = 0;
-    if (load_audio(u->audio_path, start, end, ld->sr, x, n, err)) return fail_utterance(ld->m, idx, err);
+    if (audio_load(u->audio_path, start, end, ld->sr, x, n, &sr_got, err)) return fail_utterance(ld->m, idx, err);
     if (ld->max_samples > 0 && *n > ld->max_samples) {
         if (ld->opt.training) {
             uint64_t s = stream_seed(ld->opt.seed, STREAM_CROP);
@@ -541,7 +509,7 @@ static int utterance_durations(Loader *ld, SercErr *err) {
             d = u->end - start;
         } else if (ld->opt.bucket_batches > 0) {
             AudioInfo info;
-            if (probe_audio(u->audio_path, &info, err) == 0) {
+            if (audio_probe(u->audio_path, &info, err) == 0) {
                 d = info.duration_s - start;
             } else if (!ld->opt.skip_bad) {
                 return fail_utterance(m, i, err);

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "losses.h"
 #include "optim.h"
+#include "tensorboard.h"
 
 /* ---- small utilities ---- */
 
@@ -238,13 +239,23 @@ static double eam_augment(void *user, const LoaderAugmentItem *it) {
 
 /* ---- logging ---- */
 
-static void log_eval_jsonl(FILE *f, const char *event, const char *split, int epoch, const EvalResult *r) {
-    fprintf(f, "{\"event\": \"%s\", \"split\": \"%s\", \"epoch\": %d, \"wa\": %.6f, \"ua\": %.6f, \"macro_f1\": %.6f",
-            event, split, epoch, r->wa, r->ua, r->macro_f1);
+static void log_eval_jsonl(FILE *f, TbWriter *tb, const char *event, const char *split, int epoch, int64_t step,
+                           const EvalResult *r) {
+    fprintf(f, "{\"event\": \"%s\", \"split\": \"%s\", \"epoch\": %d, \"step\": %lld, \"wa\": %.6f, \"ua\": %.6f, "
+               "\"macro_f1\": %.6f",
+            event, split, epoch, (long long)step, r->wa, r->ua, r->macro_f1);
     if (!isnan(r->loss)) fprintf(f, ", \"loss\": %.6f", r->loss);
     if (r->has_ccc) fprintf(f, ", \"ccc\": [%.6f, %.6f, %.6f]", r->ccc[0], r->ccc[1], r->ccc[2]);
     fprintf(f, ", \"utterances\": %lld, \"bad_skipped\": %lld}\n", (long long)r->utterances, (long long)r->bad_skipped);
     fflush(f);
+    /* the same values as TensorBoard scalars: <split>/wa, ... */
+    tb_scalarf(tb, step, r->wa, "%s/wa", split);
+    tb_scalarf(tb, step, r->ua, "%s/ua", split);
+    tb_scalarf(tb, step, r->macro_f1, "%s/macro_f1", split);
+    if (!isnan(r->loss)) tb_scalarf(tb, step, r->loss, "%s/loss", split);
+    static const char *const dims[3] = {"arousal", "valence", "dominance"};
+    for (int d = 0; r->has_ccc && d < 3; d++) tb_scalarf(tb, step, r->ccc[d], "%s/ccc_%s", split, dims[d]);
+    tb_flush(tb);
 }
 
 static void fmt_duration(double s, char *buf, size_t n) {
@@ -262,6 +273,7 @@ static void fmt_duration(double s, char *buf, size_t n) {
 typedef struct RunFiles {
     char *dir, *last, *best, *metrics, *config;
     FILE *log;
+    TbWriter *tb; /* TensorBoard events: the same scalars as metrics.jsonl */
 } RunFiles;
 
 static int save_checkpoint(const char *path, Experiment *e, const AdamW *opt, const CheckpointState *st,
@@ -400,6 +412,7 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         serc_fail(err, "%s: cannot open for writing: %s", rf.metrics, strerror(errno));
         goto done;
     }
+    if (!(rf.tb = tb_open(rf.dir, err))) goto done; /* a resumed run adds a new events file */
 
     LoaderOptions lo = experiment_loader_options(&e, 1);
     if (cfg.eam.enabled) {
@@ -488,6 +501,12 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
                     for (int t = 0; t < ls.ml.n; t++) fprintf(rf.log, ", \"loss_%s\": %.6f", ls.ml.term[t].name, ls.ml.term[t].value);
                     fprintf(rf.log, "}\n");
                     fflush(rf.log);
+                    tb_scalar(rf.tb, "train/loss", st.step, loss_acc / loss_cnt);
+                    tb_scalar(rf.tb, "train/lr", st.step, lr);
+                    tb_scalar(rf.tb, "train/grad_norm", st.step, gn);
+                    tb_scalar(rf.tb, "train/utt_per_s", st.step, ups);
+                    for (int t = 0; t < ls.ml.n; t++) tb_scalarf(rf.tb, st.step, ls.ml.term[t].value, "train/loss_%s", ls.ml.term[t].name);
+                    tb_flush(rf.tb);
                     if (!opt->quiet) {
                         double per_batch = (now_s() - t_epoch) / (double)(batch_i - st.epoch_batch);
                         double eta = per_batch * ((double)(n_batches - batch_i) +
@@ -517,10 +536,11 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         if (tty) fputc('\n', out);
         st.epoch_batch = 0;
         LoaderStats ls_stats = loader_epoch_stats(ld);
-        fprintf(rf.log, "{\"event\": \"epoch\", \"epoch\": %d, \"loss\": %.6f, \"utterances\": %lld, \"bad_skipped\": %lld, "
-                        "\"seconds\": %.2f}\n",
-                epoch + 1, epoch_cnt ? epoch_loss / epoch_cnt : NAN, (long long)ls_stats.utterances,
+        fprintf(rf.log, "{\"event\": \"epoch\", \"epoch\": %d, \"step\": %lld, \"loss\": %.6f, \"utterances\": %lld, "
+                        "\"bad_skipped\": %lld, \"seconds\": %.2f}\n",
+                epoch + 1, (long long)st.step, epoch_cnt ? epoch_loss / epoch_cnt : NAN, (long long)ls_stats.utterances,
                 (long long)ls_stats.bad_skipped, now_s() - t_epoch);
+        tb_scalar(rf.tb, "train/epoch_loss", st.step, epoch_cnt ? epoch_loss / epoch_cnt : NAN);
         if (!opt->quiet)
             fprintf(out, "epoch %d/%d: train loss %.4f, %.1f s%s", epoch + 1, cfg.optim.epochs,
                     epoch_cnt ? epoch_loss / epoch_cnt : NAN, now_s() - t_epoch,
@@ -532,7 +552,7 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         if (dev) {
             EvalResult dr;
             if (evaluate(&e, dev, &ls, &dr, err) < 0) goto done_sig;
-            log_eval_jsonl(rf.log, "eval", "dev", epoch + 1, &dr);
+            log_eval_jsonl(rf.log, rf.tb, "eval", "dev", epoch + 1, st.step, &dr);
             double score = selection_score(cfg.optim.early_stop, &dr);
             improved = score > st.best_metric;
             if (!opt->quiet)
@@ -580,7 +600,7 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         if (checkpoint_load(rf.best, e.ps, NULL, NULL, err) < 0) goto done_sig;
         if (evaluate(&e, test, &ls, &res->test, err) < 0) goto done_sig;
         res->has_test = 1;
-        log_eval_jsonl(rf.log, "test", "test", st.best_epoch, &res->test);
+        log_eval_jsonl(rf.log, rf.tb, "test", "test", st.best_epoch, st.step, &res->test);
         if (!opt->quiet) {
             char title[64];
             snprintf(title, sizeof title, "test (best epoch %d)", st.best_epoch);
@@ -602,6 +622,7 @@ done_sig:
     signal(SIGINT, old_handler);
 done:
     if (rf.log) fclose(rf.log);
+    tb_close(rf.tb);
     free(rf.dir);
     free(rf.last);
     free(rf.best);

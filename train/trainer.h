@@ -7,7 +7,8 @@
  *   last.safetensors       parameters, optimizer state and run state after the latest epoch (or
  *                          interruption); metadata: serc.config, serc.labels, serc.preset, serc.state
  *   best.safetensors       the checkpoint with the best early-stopping metric on the dev set
- *   confusion_dev.svg, confusion_test.svg, summary.txt
+ *   confusion_dev.svg, confusion_test.svg
+ *   events.out.tfevents.*  TensorBoard scalars mirroring metrics.jsonl (docs/reports.md)
  * Checkpoints are written atomically; a resumed run on the CPU ends bitwise identical to an
  * uninterrupted one (the loader's order, EAM draws and dropout masks are all counter-based). */
 #ifndef SERC_TRAINER_H

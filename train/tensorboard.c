@@ -1,0 +1,237 @@
+#include "tensorboard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct TbWriter {
+    FILE *f;
+    char *path;
+    int failed;
+};
+
+/* ---- CRC-32C ---- */
+
+/* crc_table[i]: byte i run through 8 rounds of c = (c & 1) ? (c >> 1) ^ 0x82F63B78 : c >> 1
+ * (generated once; the known answers in tests/test_tensorboard.c check it). */
+static const uint32_t crc_table[256] = {
+    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu,
+    0x26a1e7e8u, 0xd4ca64ebu, 0x8ad958cfu, 0x78b2dbccu, 0x6be22838u, 0x9989ab3bu,
+    0x4d43cfd0u, 0xbf284cd3u, 0xac78bf27u, 0x5e133c24u, 0x105ec76fu, 0xe235446cu,
+    0xf165b798u, 0x030e349bu, 0xd7c45070u, 0x25afd373u, 0x36ff2087u, 0xc494a384u,
+    0x9a879fa0u, 0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u, 0x5d1d08bfu, 0xaf768bbcu,
+    0xbc267848u, 0x4e4dfb4bu, 0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u, 0x33ed7d2au,
+    0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u, 0xaa64d611u, 0x580f5512u,
+    0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu, 0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau,
+    0x30e349b1u, 0xc288cab2u, 0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu,
+    0x1642ae59u, 0xe4292d5au, 0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au,
+    0x7da08661u, 0x8fcb0562u, 0x9c9bf696u, 0x6ef07595u, 0x417b1dbcu, 0xb3109ebfu,
+    0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u, 0x67dafa54u, 0x95b17957u,
+    0xcba24573u, 0x39c9c670u, 0x2a993584u, 0xd8f2b687u, 0x0c38d26cu, 0xfe53516fu,
+    0xed03a29bu, 0x1f682198u, 0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u,
+    0x96bf4dccu, 0x64d4cecfu, 0x77843d3bu, 0x85efbe38u, 0xdbfc821cu, 0x2997011fu,
+    0x3ac7f2ebu, 0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u, 0x0f36e6f7u,
+    0x61c69362u, 0x93ad1061u, 0x80fde395u, 0x72966096u, 0xa65c047du, 0x5437877eu,
+    0x4767748au, 0xb50cf789u, 0xeb1fcbadu, 0x197448aeu, 0x0a24bb5au, 0xf84f3859u,
+    0x2c855cb2u, 0xdeeedfb1u, 0xcdbe2c45u, 0x3fd5af46u, 0x7198540du, 0x83f3d70eu,
+    0x90a324fau, 0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u, 0xa55230e6u,
+    0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu, 0xceb018deu,
+    0xdde0eb2au, 0x2f8b6829u, 0x82f63b78u, 0x709db87bu, 0x63cd4b8fu, 0x91a6c88cu,
+    0x456cac67u, 0xb7072f64u, 0xa457dc90u, 0x563c5f93u, 0x082f63b7u, 0xfa44e0b4u,
+    0xe9141340u, 0x1b7f9043u, 0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu,
+    0x92a8fc17u, 0x60c37f14u, 0x73938ce0u, 0x81f80fe3u, 0x55326b08u, 0xa759e80bu,
+    0xb4091bffu, 0x466298fcu, 0x1871a4d8u, 0xea1a27dbu, 0xf94ad42fu, 0x0b21572cu,
+    0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u, 0xa24bb5a6u, 0x502036a5u,
+    0x4370c551u, 0xb11b4652u, 0x65d122b9u, 0x97baa1bau, 0x84ea524eu, 0x7681d14du,
+    0x2892ed69u, 0xdaf96e6au, 0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u,
+    0x0e330a81u, 0xfc588982u, 0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du,
+    0x758fe5d6u, 0x87e466d5u, 0x94b49521u, 0x66df1622u, 0x38cc2a06u, 0xcaa7a905u,
+    0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u, 0x0d3d3e1au, 0x1e6dcdeeu, 0xec064eedu,
+    0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u, 0xd0ddd530u, 0x0417b1dbu, 0xf67c32d8u,
+    0xe52cc12cu, 0x1747422fu, 0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu, 0x5a048dffu,
+    0x8ecee914u, 0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u, 0xd3d3e1abu, 0x21b862a8u,
+    0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u, 0x07198540u,
+    0x590ab964u, 0xab613a67u, 0xb831c993u, 0x4a5a4a90u, 0x9e902e7bu, 0x6cfbad78u,
+    0x7fab5e8cu, 0x8dc0dd8fu, 0xe330a81au, 0x115b2b19u, 0x020bd8edu, 0xf0605beeu,
+    0x24aa3f05u, 0xd6c1bc06u, 0xc5914ff2u, 0x37faccf1u, 0x69e9f0d5u, 0x9b8273d6u,
+    0x88d28022u, 0x7ab90321u, 0xae7367cau, 0x5c18e4c9u, 0x4f48173du, 0xbd23943eu,
+    0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au, 0xc69f7b69u,
+    0xd5cf889du, 0x27a40b9eu, 0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu,
+    0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u,
+};
+
+uint32_t tb_crc32c(const void *data, size_t n) {
+    const uint8_t *p = data;
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+uint32_t tb_masked_crc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
+
+/* ---- protobuf wire format: just what Event needs ---- */
+
+size_t tb_varint(uint8_t *out, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t varint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static void put_le(uint8_t *out, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) out[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* field number and wire type: 0 varint, 1 64-bit, 2 length-delimited, 5 32-bit */
+#define KEY(field, wt) ((uint8_t)(((field) << 3) | (wt)))
+
+size_t tb_encode_event(uint8_t *out, size_t cap, double wall_time, int64_t step, const char *tag, float value) {
+    static const char version[] = "brain.Event:2";
+    size_t tag_n = tag ? strlen(tag) : 0;
+    size_t value_n = 1 + varint_len(tag_n) + tag_n + 1 + 4;         /* Value{tag, simple_value} */
+    size_t summary_n = 1 + varint_len(value_n) + value_n;            /* Summary{value} */
+    size_t need = 1 + 8 + (tag ? 1 + varint_len((uint64_t)step) + 1 + varint_len(summary_n) + summary_n
+                               : 1 + 1 + sizeof version - 1);
+    if (need > cap) return 0;
+    size_t n = 0;
+    uint64_t bits;
+    memcpy(&bits, &wall_time, 8);
+    out[n++] = KEY(1, 1); /* Event.wall_time: double */
+    put_le(out + n, bits, 8);
+    n += 8;
+    if (!tag) {
+        out[n++] = KEY(3, 2); /* Event.file_version: string */
+        out[n++] = (uint8_t)(sizeof version - 1);
+        memcpy(out + n, version, sizeof version - 1);
+        return n + sizeof version - 1;
+    }
+    out[n++] = KEY(2, 0); /* Event.step: int64 (a negative one takes ten bytes, as protobuf has it) */
+    n += tb_varint(out + n, (uint64_t)step);
+    out[n++] = KEY(5, 2); /* Event.summary: Summary */
+    n += tb_varint(out + n, summary_n);
+    out[n++] = KEY(1, 2); /* Summary.value: repeated Value */
+    n += tb_varint(out + n, value_n);
+    out[n++] = KEY(1, 2); /* Value.tag: string */
+    n += tb_varint(out + n, tag_n);
+    memcpy(out + n, tag, tag_n);
+    n += tag_n;
+    out[n++] = KEY(2, 5); /* Value.simple_value: float */
+    uint32_t fb;
+    memcpy(&fb, &value, 4);
+    put_le(out + n, fb, 4);
+    return n + 4;
+}
+
+/* ---- the file ---- */
+
+static double wall_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int write_record(TbWriter *w, const uint8_t *data, size_t n) {
+    uint8_t head[12], tail[4];
+    put_le(head, n, 8);
+    put_le(head + 8, tb_masked_crc(tb_crc32c(head, 8)), 4);
+    put_le(tail, tb_masked_crc(tb_crc32c(data, n)), 4);
+    if (fwrite(head, 1, 12, w->f) != 12 || fwrite(data, 1, n, w->f) != n || fwrite(tail, 1, 4, w->f) != 4) {
+        w->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+TbWriter *tb_open(const char *dir, SercErr *err) {
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    for (char *c = host; *c; c++)
+        if (*c == '/' || *c <= ' ') *c = '_';
+    if (!host[0]) strcpy(host, "localhost");
+    long long sec = (long long)time(NULL);
+    size_t cap = strlen(dir) + strlen(host) + 64;
+    char *path = serc_malloc(cap);
+    int fd = -1;
+    for (int tries = 0; tries < 1000 && fd < 0; tries++, sec++) {
+        snprintf(path, cap, "%s/events.out.tfevents.%lld.%s.serc", dir, sec, host);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        serc_fail(err, "%s: cannot create the TensorBoard events file: %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    TbWriter *w = serc_calloc(1, sizeof *w);
+    w->path = path;
+    w->f = fdopen(fd, "wb");
+    if (!w->f) {
+        serc_fail(err, "%s: %s", path, strerror(errno));
+        close(fd);
+        free(path);
+        free(w);
+        return NULL;
+    }
+    uint8_t buf[64];
+    size_t n = tb_encode_event(buf, sizeof buf, wall_clock(), 0, NULL, 0);
+    if (write_record(w, buf, n) < 0 || fflush(w->f) != 0) {
+        serc_fail(err, "%s: write failed: %s", path, strerror(errno));
+        tb_close(w);
+        return NULL;
+    }
+    return w;
+}
+
+int tb_scalar(TbWriter *w, const char *tag, int64_t step, double value) {
+    if (!w) return 0;
+    uint8_t stack[512];
+    size_t cap = strlen(tag) + 64;
+    uint8_t *buf = cap <= sizeof stack ? stack : serc_malloc(cap);
+    size_t n = tb_encode_event(buf, cap, wall_clock(), step, tag, (float)value);
+    int rc = write_record(w, buf, n);
+    if (buf != stack) free(buf);
+    return rc;
+}
+
+int tb_scalarf(TbWriter *w, int64_t step, double value, const char *tag_fmt, ...) {
+    if (!w) return 0;
+    char tag[256];
+    va_list ap;
+    va_start(ap, tag_fmt);
+    vsnprintf(tag, sizeof tag, tag_fmt, ap);
+    va_end(ap);
+    return tb_scalar(w, tag, step, value);
+}
+
+void tb_flush(TbWriter *w) {
+    if (w && fflush(w->f) != 0) w->failed = 1;
+}
+
+void tb_close(TbWriter *w) {
+    if (!w) return;
+    if (w->f) fclose(w->f);
+    free(w->path);
+    free(w);
+}
+
+const char *tb_path(const TbWriter *w) { return w ? w->path : NULL; }
+
+int tb_failed(const TbWriter *w) { return w ? w->failed : 0; }
