@@ -8,14 +8,15 @@
 #   ./env.sh demo [serc demo options]   a one-minute check of the core (a generated frame task)
 #   ./env.sh test                       the test suite: build/ (CUDA compiled where nvcc exists) under
 #                                       ctest, then a CPU-only AddressSanitizer+UBSan build under ctest,
-#                                       then every reader's fuzz target (replaying the committed
-#                                       regression inputs, then SERC_FUZZ_SECONDS each, default 10)
+#                                       then every reader's fuzz target: the committed regression
+#                                       inputs replayed, then SERC_FUZZ_SECONDS of fuzzing each (default
+#                                       0: a time-boxed search is not repeatable, so CI only replays)
 #   ./env.sh build                      only install and build
 #   ./env.sh serc ARGS...               run build/serc with ARGS
 #
 # Environment: SERC_CUDA=AUTO|ON|OFF (default AUTO), SERC_THREADS (CPU threads), SERC_SKIP_ASAN=1
-# (skip the sanitizer pass of `test`), SERC_FUZZ_SECONDS (fuzzing budget per target in `test`; 0 replays
-# the regression inputs only), SERC_JOBS (parallel ctest jobs, default: cores).
+# (skip the sanitizer pass of `test`), SERC_FUZZ_SECONDS (fuzzing budget per target in `test`; 0, the
+# default, replays the regression inputs only), SERC_JOBS (parallel ctest jobs, default: cores).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -73,7 +74,7 @@ test)
             ctest --output-on-failure -j "$jobs")
     fi
     echo "== fuzz: every reader's libFuzzer target (tests/fuzz/run.sh)"
-    tests/fuzz/run.sh "${SERC_FUZZ_SECONDS:-10}"
+    tests/fuzz/run.sh "${SERC_FUZZ_SECONDS:-0}"
     ;;
 *) echo "usage: ./env.sh [build|run|demo|test|serc ARGS...]" >&2; exit 2 ;;
 esac

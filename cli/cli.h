@@ -30,6 +30,21 @@ int cli_opt_str(int argc, char **argv, int *i, const char *name, const char **ou
 int cli_opt_int(int argc, char **argv, int *i, const char *name, long *out);
 int cli_opt_double(int argc, char **argv, int *i, const char *name, double *out);
 
+/* The configuration arguments shared by serc train and serc cv: --config FILE and --set KEY=VALUE. */
+#define CLI_MAX_SETS 64
+typedef struct CliConfigArgs {
+    const char *config;
+    const char *sets[CLI_MAX_SETS];
+    int n_sets;
+} CliConfigArgs;
+/* Consumes --config or --set at argv[*i]: 1 when consumed, 0 for another argument, -1 on a usage error
+ * (message printed). */
+int cli_config_arg(const char *cmd, int argc, char **argv, int *i, CliConfigArgs *a);
+struct TrainConfig;
+/* Loads a->config (when given) into cfg, then applies the overrides in order. CLI_OK, or CLI_FAIL with
+ * the message printed. */
+int cli_config_apply(const char *cmd, const CliConfigArgs *a, struct TrainConfig *cfg);
+
 /* Every subcommand, declared here and listed in cli/main.c. */
 int cmd_version(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

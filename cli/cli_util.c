@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 
 int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
@@ -81,4 +82,28 @@ int cli_opt_double(int argc, char **argv, int *i, const char *name, double *out)
     }
     *out = x;
     return 1;
+}
+
+int cli_config_arg(const char *cmd, int argc, char **argv, int *i, CliConfigArgs *a) {
+    const char *v;
+    int r;
+    if ((r = cli_opt_str(argc, argv, i, "--config", &a->config)) != 0) return r;
+    if ((r = cli_opt_str(argc, argv, i, "--set", &v)) != 0) {
+        if (r < 0) return -1;
+        if (a->n_sets == CLI_MAX_SETS) {
+            cli_usage_error(cmd, "at most %d --set overrides", CLI_MAX_SETS);
+            return -1;
+        }
+        a->sets[a->n_sets++] = v;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_config_apply(const char *cmd, const CliConfigArgs *a, TrainConfig *cfg) {
+    SercErr err;
+    if (a->config && config_load(cfg, a->config, &err) < 0) return cli_fail(cmd, "%s", err.msg);
+    for (int i = 0; i < a->n_sets; i++)
+        if (config_set(cfg, a->sets[i], &err) < 0) return cli_fail(cmd, "%s", err.msg); /* names the --set */
+    return CLI_OK;
 }

@@ -36,7 +36,7 @@ int cmd_config(int argc, char **argv) {
             else if (config_load(&cfg, file, &err) < 0) rc = cli_fail("config", "%s", err.msg);
         } else if ((r = cli_opt_str(argc, argv, &i, "--set", &v)) != 0) {
             if (r < 0) rc = CLI_USAGE;
-            else if (config_set(&cfg, v, &err) < 0) rc = cli_fail("config", "--set %s: %s", v, err.msg);
+            else if (config_set(&cfg, v, &err) < 0) rc = cli_fail("config", "%s", err.msg);
         } else {
             rc = cli_usage_error("config", "unknown argument '%s'", argv[i]);
         }

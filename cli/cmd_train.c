@@ -32,25 +32,16 @@ int cmd_train(int argc, char **argv) {
         help();
         return CLI_OK;
     }
-    const char *config = NULL, *resume = NULL;
+    const char *resume = NULL;
     long stop_after = 0;
     int quiet = 0;
-    TrainConfig cfg;
-    config_default(&cfg);
-    SercErr err;
-    const char *sets[64];
-    int n_sets = 0;
+    CliConfigArgs ca = {0};
     for (int i = 1; i < argc; i++) {
         int r;
-        const char *v;
-        if ((r = cli_opt_str(argc, argv, &i, "--config", &config)) != 0) {
+        if ((r = cli_config_arg("train", argc, argv, &i, &ca)) != 0) {
             if (r < 0) return CLI_USAGE;
         } else if ((r = cli_opt_str(argc, argv, &i, "--resume", &resume)) != 0) {
             if (r < 0) return CLI_USAGE;
-        } else if ((r = cli_opt_str(argc, argv, &i, "--set", &v)) != 0) {
-            if (r < 0) return CLI_USAGE;
-            if (n_sets == 64) return cli_usage_error("train", "at most 64 --set overrides");
-            sets[n_sets++] = v;
         } else if ((r = cli_opt_int(argc, argv, &i, "--stop-after-steps", &stop_after)) != 0) {
             if (r < 0 || stop_after < 1) return cli_usage_error("train", "--stop-after-steps must be a positive integer");
         } else if (strcmp(argv[i], "--quiet") == 0) {
@@ -59,18 +50,15 @@ int cmd_train(int argc, char **argv) {
             return cli_usage_error("train", "unknown argument '%s'", argv[i]);
         }
     }
-    if (!config && !resume) return cli_usage_error("train", "--config FILE (or --resume RUN_DIR) is required");
-    if (config && resume) return cli_usage_error("train", "--resume uses the run's own config.toml; drop --config");
-    if (resume && n_sets) return cli_usage_error("train", "--set cannot change a resumed run");
-    if (config && config_load(&cfg, config, &err) < 0) {
+    if (!ca.config && !resume) return cli_usage_error("train", "--config FILE (or --resume RUN_DIR) is required");
+    if (ca.config && resume) return cli_usage_error("train", "--resume uses the run's own config.toml; drop --config");
+    if (resume && ca.n_sets) return cli_usage_error("train", "--set cannot change a resumed run");
+    TrainConfig cfg;
+    config_default(&cfg);
+    SercErr err;
+    if (cli_config_apply("train", &ca, &cfg) != CLI_OK) {
         config_free(&cfg);
-        return cli_fail("train", "%s", err.msg);
-    }
-    for (int i = 0; i < n_sets; i++) {
-        if (config_set(&cfg, sets[i], &err) < 0) {
-            config_free(&cfg);
-            return cli_fail("train", "--set %s: %s", sets[i], err.msg);
-        }
+        return CLI_FAIL;
     }
     TrainOptions opt = {resume, stop_after, quiet, stdout};
     TrainResult res;
