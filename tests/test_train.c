@@ -11,6 +11,7 @@
 #include "predict.h"
 #include "safetensors.h"
 #include "synth.h"
+#include "cv.h"
 #include "trainer.h"
 
 static char corpus[] = "/tmp/serc-train-XXXXXX";
@@ -156,4 +157,59 @@ Test(train, run_directory_eval_predict_and_bitwise_resume, .init = render, .time
     manifest_free(m);
     experiment_free(&e);
     fclose(null);
+}
+
+/* serc cv: one run per fold, dev = the next fold, no speaker shared between a fold's parts, and a
+ * summary line with mean and standard deviation. */
+Test(train, cross_validation_over_speaker_folds, .init = render, .timeout = 0) {
+    char out[600], path[700];
+    snprintf(out, sizeof out, "%s/cv", corpus);
+    TrainConfig cfg;
+    small_config(&cfg, out);
+    SercErr err;
+    snprintf(path, sizeof path, "data.train=%s/all.jsonl", corpus);
+    cr_assert_eq(config_set(&cfg, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(config_set(&cfg, "optim.epochs=1", &err), 0, "%s", err.msg);
+    FILE *null = fopen("/dev/null", "w");
+    cr_assert_eq(cv_run(&cfg, 1, null, &err), 0, "%s", err.msg);
+    fclose(null);
+    config_free(&cfg);
+
+    Manifest *all = manifest_read(path + strlen("data.train="), &err);
+    cr_assert_not_null(all, "%s", err.msg);
+    int folds[64] = {0}, n_folds = 0;
+    for (int i = 0; i < all->n; i++) {
+        int seen = 0;
+        for (int k = 0; k < n_folds; k++) seen |= folds[k] == all->utts[i].fold;
+        if (!seen) folds[n_folds++] = all->utts[i].fold;
+    }
+    cr_assert_geq(n_folds, 3);
+    for (int k = 0; k < n_folds; k++) {
+        const char *parts[3] = {"train", "dev", "test"};
+        Manifest *m[3];
+        for (int p = 0; p < 3; p++) {
+            snprintf(path, sizeof path, "%s/fold%d/%s.jsonl", out, folds[k], parts[p]);
+            m[p] = manifest_read(path, &err);
+            cr_assert_not_null(m[p], "%s", err.msg);
+        }
+        for (int i = 0; i < m[2]->n; i++) cr_expect_eq(m[2]->utts[i].fold, folds[k]);
+        for (int a = 0; a < 3; a++)
+            for (int b = a + 1; b < 3; b++)
+                for (int i = 0; i < m[a]->n; i++)
+                    for (int j = 0; j < m[b]->n; j++)
+                        cr_expect(strcmp(m[a]->utts[i].speaker, m[b]->utts[j].speaker) != 0,
+                                  "fold %d: speaker %s in %s and %s", folds[k], m[a]->utts[i].speaker, parts[a], parts[b]);
+        cr_expect_eq(m[0]->n + m[1]->n + m[2]->n, all->n, "fold %d: the parts do not cover the manifest", folds[k]);
+        for (int p = 0; p < 3; p++) manifest_free(m[p]);
+    }
+    manifest_free(all);
+    size_t n;
+    snprintf(path, sizeof path, "%s/cv.jsonl", out);
+    char *log = file_bytes(path, &n);
+    log[n] = '\0';
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += log[i] == '\n';
+    cr_expect_eq(lines, n_folds + 1, "cv.jsonl: %d lines for %d folds", lines, n_folds);
+    cr_expect(strstr(log, "\"summary\": true") != NULL);
+    free(log);
 }

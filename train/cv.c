@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "experiment.h"
 #include "manifest.h"
 #include "trainer.h"
 
@@ -53,7 +54,15 @@ int cv_run(const TrainConfig *cfg, int quiet, FILE *log, SercErr *err) {
         manifest_free(m);
         return serc_fail(err, "%s: %d folds; cross-validation needs at least 3 (train, dev, test)", cfg->data.train, K);
     }
+    /* the label map as the whole run sees it (the fold manifests live elsewhere than the corpus's own
+     * *.labels file): written into every fold's folder and named there */
+    LabelMap *labels = experiment_labels(cfg, err);
+    if (!labels) {
+        manifest_free(m);
+        return -1;
+    }
     if (mkdir(cfg->run.out, 0777) != 0 && errno != EEXIST) {
+        labelmap_free(labels);
         manifest_free(m);
         return serc_fail(err, "%s: cannot create folder: %s", cfg->run.out, strerror(errno));
     }
@@ -61,6 +70,7 @@ int cv_run(const TrainConfig *cfg, int quiet, FILE *log, SercErr *err) {
     snprintf(path, sizeof path, "%s/cv.jsonl", cfg->run.out);
     FILE *out = fopen(path, "w");
     if (!out) {
+        labelmap_free(labels);
         manifest_free(m);
         return serc_fail(err, "%s: cannot open for writing: %s", path, strerror(errno));
     }
@@ -68,7 +78,7 @@ int cv_run(const TrainConfig *cfg, int quiet, FILE *log, SercErr *err) {
     int rc = 0;
     for (int k = 0; k < K && rc == 0; k++) {
         int test = folds[k], dev = folds[(k + 1) % K];
-        char dir[1024], tr[1100], dv[1100], te[1100];
+        char dir[1024], tr[1100], dv[1100], te[1100], lb[1100];
         snprintf(dir, sizeof dir, "%s/fold%d", cfg->run.out, test);
         if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             rc = serc_fail(err, "%s: cannot create folder: %s", dir, strerror(errno));
@@ -77,15 +87,17 @@ int cv_run(const TrainConfig *cfg, int quiet, FILE *log, SercErr *err) {
         snprintf(tr, sizeof tr, "%s/train.jsonl", dir);
         snprintf(dv, sizeof dv, "%s/dev.jsonl", dir);
         snprintf(te, sizeof te, "%s/test.jsonl", dir);
+        snprintf(lb, sizeof lb, "%s/classes.labels", dir);
         if (write_subset(m, tr, test, dev, 1, err) < 0 || write_subset(m, dv, dev, dev, 0, err) < 0 ||
-            write_subset(m, te, test, test, 0, err) < 0) {
+            write_subset(m, te, test, test, 0, err) < 0 || labelmap_write(lb, labels, err) < 0) {
             rc = -1;
             break;
         }
         TrainConfig fc;
         config_copy(&fc, cfg);
         if (set_str(&fc, "data.train", tr, err) < 0 || set_str(&fc, "data.dev", dv, err) < 0 ||
-            set_str(&fc, "data.test", te, err) < 0 || set_str(&fc, "run.out", dir, err) < 0) {
+            set_str(&fc, "data.test", te, err) < 0 || set_str(&fc, "run.out", dir, err) < 0 ||
+            set_str(&fc, "data.labels", lb, err) < 0) {
             config_free(&fc);
             rc = -1;
             break;
@@ -121,6 +133,7 @@ int cv_run(const TrainConfig *cfg, int quiet, FILE *log, SercErr *err) {
                 mean[0], sd[0], mean[1], sd[1], mean[2], sd[2]);
     }
     fclose(out);
+    labelmap_free(labels);
     manifest_free(m);
     return rc;
 }
