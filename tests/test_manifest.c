@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "manifest.h"
+#include "testutil.h"
 
 static char g_dir[256];
 
@@ -39,20 +40,6 @@ static void write_file(const char *path, const char *data, size_t n) {
     cr_assert_not_null(f, "cannot write %s", path);
     cr_assert_eq(fwrite(data, 1, n, f), n);
     fclose(f);
-}
-
-static char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = '\0';
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
 }
 
 static const char *FULL =
@@ -134,7 +121,7 @@ Test(manifest, round_trip_exact) {
     cr_assert_eq(m2->utts[2].dominance, 1e-300);
     cr_assert_eq(manifest_write(path, m2, &err), 0, "%s", err.msg);
     size_t n1, n2;
-    char *a = read_all(path, &n1), *b = read_all(path2, &n2);
+    char *a = test_read_file(path, &n1), *b = test_read_file(path2, &n2);
     cr_assert_eq(n1, n2);
     cr_assert_eq(memcmp(a, b, n1), 0, "second write differs:\n%s\n%s", a, b);
     /* the first line, written by hand in schema order with shortest numbers, comes back byte-exact */

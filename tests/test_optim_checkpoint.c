@@ -11,19 +11,7 @@
 #include "json.h"
 #include "optim.h"
 #include "safetensors.h"
-
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
+#include "testutil.h"
 
 static void json_floats(const JsonValue *arr, float *out, size_t n) {
     cr_assert_eq(json_len(arr), n);
@@ -32,7 +20,7 @@ static void json_floats(const JsonValue *arr, float *out, size_t n) {
 
 Test(adamw, matches_torch_with_groups) {
     size_t len;
-    char *buf = slurp(SERC_FIXTURES_DIR "/optim/adamw.json", &len);
+    char *buf = test_read_file(SERC_FIXTURES_DIR "/optim/adamw.json", &len);
     SercErr err;
     JsonValue *j = json_parse(buf, len, &err);
     cr_assert_not_null(j, "%s", err.msg);
@@ -175,7 +163,7 @@ Test(checkpoint, bad_checkpoints_rejected, .init = setup) {
     cr_expect(strstr(err.msg, "not a SERC checkpoint"), "%s", err.msg);
     /* truncated file */
     size_t n;
-    char *buf = slurp(path, &n);
+    char *buf = test_read_file(path, &n);
     FILE *f = fopen(plain, "wb");
     fwrite(buf, 1, n - 5, f);
     fclose(f);

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "synth.h"
 #include "tensorboard.h"
+#include "testutil.h"
 #include "trainer.h"
 
 /* ---- known answers ---- */
@@ -304,38 +304,11 @@ static char corpus[] = "/tmp/serc-tbtrain-XXXXXX";
 
 static void rm_corpus(void) { remove_dir(corpus); }
 
-static void render(void) {
-    cr_assert_not_null(mkdtemp(corpus));
-    SynthOptions o;
-    SercErr err;
-    cr_assert_eq(synth_preset(&o, "tiny", &err), 0, "%s", err.msg);
-    o.utts_per_speaker = 6;
-    o.n_classes = 4;
-    o.n_conditions = 0;
-    o.out_dir = corpus;
-    o.progress_every = 0;
-    SynthReport rep;
-    cr_assert_eq(synth_render(&o, &rep, &err), 0, "%s", err.msg);
-}
+static void render(void) { test_render_small_corpus(corpus); }
 
 static void small_config(TrainConfig *cfg, const char *out) {
-    char path[700];
-    SercErr err;
-    config_default(cfg);
-    snprintf(path, sizeof path, "data.train=%s/train.jsonl", corpus);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof path, "data.dev=%s/dev.jsonl", corpus);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof path, "data.test=%s/test.jsonl", corpus);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof path, "run.out=%s", out);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    const char *sets[] = {"data.n_mels=24", "data.max_seconds=1.5", "data.workers=2", "model.frontend=tdnn",
-                          "model.tdnn_dims=[32, 32]", "model.dim=32", "model.heads=4", "model.head_hidden=16",
-                          "model.proj_dim=16", "loss.focal=0.5", "loss.center=0.1", "optim.batch=8",
-                          "optim.epochs=2", "run.log_every=2", NULL};
-    for (int i = 0; sets[i]; i++) cr_assert_eq(config_set(cfg, sets[i], &err), 0, "%s: %s", sets[i], err.msg);
-    cr_assert_eq(config_validate(cfg, &err), 0, "%s", err.msg);
+    static const char *const extra[] = {"run.log_every=2", NULL};
+    test_small_train_config(cfg, corpus, out, extra);
 }
 
 Test(tensorboard, check_script_on_resumed_training_run, .fini = rm_corpus, .timeout = 0) {

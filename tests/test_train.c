@@ -10,58 +10,19 @@
 #include "experiment.h"
 #include "predict.h"
 #include "safetensors.h"
-#include "synth.h"
 #include "cv.h"
+#include "testutil.h"
 #include "trainer.h"
 
 static char corpus[] = "/tmp/serc-train-XXXXXX";
 
-/* 12 speakers x 6 utterances, 4 classes, no noisy conditions: a few seconds to render. */
-static void render(void) {
-    cr_assert_not_null(mkdtemp(corpus));
-    SynthOptions o;
-    SercErr err;
-    cr_assert_eq(synth_preset(&o, "tiny", &err), 0, "%s", err.msg);
-    o.utts_per_speaker = 6;
-    o.n_classes = 4;
-    o.n_conditions = 0;
-    o.out_dir = corpus;
-    o.progress_every = 0;
-    SynthReport rep;
-    cr_assert_eq(synth_render(&o, &rep, &err), 0, "%s", err.msg);
-}
+static void render(void) { test_render_small_corpus(corpus); }
 
+/* test_small_train_config plus SupCon, EAM, accumulation and a log line every step. */
 static void small_config(TrainConfig *cfg, const char *out) {
-    char path[512];
-    SercErr err;
-    config_default(cfg);
-    snprintf(path, sizeof path, "data.train=%s/train.jsonl", corpus);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof path, "data.dev=%s/dev.jsonl", corpus);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof path, "data.test=%s/test.jsonl", corpus);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof path, "run.out=%s", out);
-    cr_assert_eq(config_set(cfg, path, &err), 0, "%s", err.msg);
-    const char *sets[] = {"data.n_mels=24", "data.max_seconds=1.5", "data.workers=2", "model.frontend=tdnn",
-                          "model.tdnn_dims=[32, 32]", "model.dim=32", "model.heads=4", "model.head_hidden=16",
-                          "model.proj_dim=16", "loss.focal=0.5", "loss.center=0.1", "loss.supcon=0.1",
-                          "eam.enabled=true", "optim.batch=8", "optim.epochs=2", "optim.accumulate=2",
-                          "run.log_every=1", NULL};
-    for (int i = 0; sets[i]; i++) cr_assert_eq(config_set(cfg, sets[i], &err), 0, "%s: %s", sets[i], err.msg);
-    cr_assert_eq(config_validate(cfg, &err), 0, "%s", err.msg);
-}
-
-static void *file_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "missing %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(*n + 1);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
+    static const char *const extra[] = {"loss.supcon=0.1", "eam.enabled=true", "optim.accumulate=2", "run.log_every=1",
+                                        NULL};
+    test_small_train_config(cfg, corpus, out, extra);
 }
 
 /* The tensors of two checkpoints are bitwise equal (metadata may differ only in nothing we compare). */
@@ -108,8 +69,7 @@ Test(train, run_directory_eval_predict_and_bitwise_resume, .init = render, .time
     char p[700];
     size_t n;
     snprintf(p, sizeof p, "%s/metrics.jsonl", full);
-    char *log = file_bytes(p, &n);
-    log[n] = '\0';
+    char *log = test_read_file(p, &n);
     cr_expect(strstr(log, "\"event\": \"step\"") && strstr(log, "\"event\": \"eval\"") && strstr(log, "\"event\": \"test\""));
     free(log);
 
@@ -205,8 +165,7 @@ Test(train, cross_validation_over_speaker_folds, .init = render, .timeout = 0) {
     manifest_free(all);
     size_t n;
     snprintf(path, sizeof path, "%s/cv.jsonl", out);
-    char *log = file_bytes(path, &n);
-    log[n] = '\0';
+    char *log = test_read_file(path, &n);
     int lines = 0;
     for (size_t i = 0; i < n; i++) lines += log[i] == '\n';
     cr_expect_eq(lines, n_folds + 1, "cv.jsonl: %d lines for %d folds", lines, n_folds);
