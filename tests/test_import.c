@@ -13,6 +13,7 @@
 
 #include "import.h"
 #include "manifest.h"
+#include "testutil.h"
 
 static char g_root[256];
 
@@ -36,18 +37,7 @@ static void make_root(void) {
 }
 
 /* Writes text to ROOT/rel, creating folders. */
-static void put(const char *rel, const char *text) {
-    char *path = import_path("%s/%s", g_root, rel);
-    char *dir = manifest_dirname(path);
-    SercErr err = {{0}};
-    cr_assert_eq(import_mkdirs(dir, &err), 0, "%s", err.msg);
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-    free(dir);
-    free(path);
-}
+static void put(const char *rel, const char *text) { test_put_file(g_root, rel, text); }
 
 /* Writes a 10 ms 16 kHz mono WAV to ROOT/rel. */
 static void put_wav(const char *rel) {

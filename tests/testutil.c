@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "import.h"
+#include "manifest.h"
 #include "synth.h"
 
 char *test_read_file(const char *path, size_t *n) {
@@ -52,4 +54,17 @@ void test_small_train_config(TrainConfig *cfg, const char *corpus, const char *o
     for (int i = 0; base[i]; i++) cr_assert_eq(config_set(cfg, base[i], &err), 0, "%s: %s", base[i], err.msg);
     for (int i = 0; extra && extra[i]; i++) cr_assert_eq(config_set(cfg, extra[i], &err), 0, "%s: %s", extra[i], err.msg);
     cr_assert_eq(config_validate(cfg, &err), 0, "%s", err.msg);
+}
+
+void test_put_file(const char *root, const char *rel, const char *text) {
+    char *path = import_path("%s/%s", root, rel);
+    char *dir = manifest_dirname(path);
+    SercErr err = {{0}};
+    cr_assert_eq(import_mkdirs(dir, &err), 0, "%s", err.msg);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+    free(dir);
+    free(path);
 }

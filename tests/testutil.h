@@ -9,6 +9,9 @@
 /* The whole file, NUL-terminated; *n (when not NULL) its length. Fails the test when it cannot be read. */
 char *test_read_file(const char *path, size_t *n);
 
+/* Writes text to root/rel, creating the folders on the way (fake corpus trees). */
+void test_put_file(const char *root, const char *rel, const char *text);
+
 /* Renders a small corpus into mkdtemp(dir_template): the tiny preset cut to 12 speakers x 6 utterances,
  * the IEMOCAP 4 classes, no noisy conditions (train/dev/test/all manifests, a few seconds). */
 void test_render_small_corpus(char *dir_template);
