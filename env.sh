@@ -20,8 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# chromium: the report test renders report.html in a real browser (headless; tests/test_report.c)
 PACKAGES=(build-essential cmake ninja-build pkg-config clang libopenblas-dev libcriterion-dev
-          libsndfile1-dev libsoxr-dev libespeak-ng-dev)
+          libsndfile1-dev libsoxr-dev libespeak-ng-dev chromium)
 
 install_missing() {
     local missing=()

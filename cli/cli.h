@@ -52,10 +52,15 @@ int cmd_features(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_cv(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_robust(int argc, char **argv);
+int cmd_mbpls(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "import.h"
 #include "manifest.h"
+#include "robust.h"
 
 static void print_help(void) {
     printf("usage: serc prepare CORPUS --root DIR --out MANIFEST.jsonl [--labels SET] [--speaker-regex RE]\n"
@@ -14,6 +15,9 @@ static void print_help(void) {
            "utterance counts per class and per speaker.\n\n"
            "corpora:\n");
     for (int i = 0; i < IMPORT_N_CORPORA; i++) printf("  %-12s %s\n", IMPORT_CORPORA[i].name, IMPORT_CORPORA[i].summary);
+    printf("  %-12s a noise manifest for `serc robust --noise real:FILE`: every audio file under --root (MUSAN\n"
+           "  %-12s noise/, DEMAND, ...) with its duration; unreadable files are skipped and listed\n",
+           "noise", "");
     printf("\noptions:\n"
            "  --root DIR           the corpus folder\n"
            "  --out FILE           manifest to write (folders created); audio paths are relative to its folder\n"
@@ -22,6 +26,26 @@ static void print_help(void) {
            "  --speaker-regex RE   generic: POSIX extended regex on the file name, group 1 = speaker id\n"
            "  --include-song       ravdess: also import the sung recordings (vocal channel 02)\n\n"
            "Label mappings, folds and sources for each corpus: docs/manifest.md.\n");
+}
+
+/* serc prepare noise: no label map, every file probed. */
+static int prepare_noise(const char *cmd, const ImportOptions *o) {
+    SercErr err = {{0}};
+    char *dir = manifest_dirname(o->out);
+    Manifest *m = NULL;
+    NoiseImportReport rep = {0};
+    int rc = CLI_OK;
+    if (import_mkdirs(dir, &err) || noise_import(o->root, o->out, &m, &rep, &err) || manifest_write(o->out, m, &err)) {
+        rc = cli_fail(cmd, "%s", err.msg);
+    } else {
+        for (int i = 0; i < rep.unreadable; i++) printf("skipped (unreadable): %s\n", rep.bad[i]);
+        printf("%d noise files (%.1f s) of %d found, %d unreadable skipped\nwrote %s\n", rep.kept, rep.total_seconds,
+               rep.found, rep.unreadable, o->out);
+    }
+    noise_import_report_free(&rep);
+    manifest_free(m);
+    free(dir);
+    return rc;
 }
 
 int cmd_prepare(int argc, char **argv) {
@@ -53,6 +77,7 @@ int cmd_prepare(int argc, char **argv) {
     if (!corpus) return cli_usage_error(cmd, "no corpus given");
     if (!o.root) return cli_usage_error(cmd, "--root DIR is required");
     if (!o.out) return cli_usage_error(cmd, "--out FILE is required");
+    if (!strcmp(corpus, "noise")) return prepare_noise(cmd, &o);
     SercErr err = {{0}};
     char *dir = manifest_dirname(o.out);
     if (import_mkdirs(dir, &err)) {

@@ -14,7 +14,12 @@ static const CliCommand COMMANDS[] = {
     {"train", "train a model from a configuration (run directory with checkpoints and metrics)", cmd_train},
     {"eval", "score a checkpoint on a manifest: WA, UA, macro-F1, confusion matrix", cmd_eval},
     {"predict", "label audio files with a checkpoint (class probabilities; sliding windows for long files)", cmd_predict},
+    {"score", "score a SERNC challenge submission against labels_consensus.csv: macro-F1 (task 1), CCC (task 2)", cmd_score},
+    {"robust", "noise (white, pink, babble, real) at SNRs, reverberation and cross-corpus scores of checkpoints", cmd_robust},
+    {"report", "one run as a self-contained HTML page (curves, confusion, per-class scores), or --compare runs", cmd_report},
     {"cv", "cross-validation: train and test every fold of a manifest, mean and standard deviation", cmd_cv},
+    {"embed", "run a pretrained speech or text encoder (Hugging Face folder) and write its hidden states", cmd_embed},
+    {"mbpls", "multiblock PLS on .npy feature blocks (fit, transform, predict; as the mbpls 1.0.4 package)", cmd_mbpls},
     {"config", "list every configuration key (--doc) or check a configuration file", cmd_config},
     {"version", "print the version and build options (CUDA, BLAS, threads)", cmd_version},
 };

@@ -87,3 +87,29 @@ int write_file_atomic(const char *path, const void *data, size_t n, int flags, S
     if (n) (void)fwrite(data, 1, n, af.f); /* a short write sets the stream's error flag, which commit reports */
     return atomic_commit(&af, err);
 }
+
+char *file_read_all(const char *path, size_t *len, SercErr *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        serc_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 14, n = 0;
+    char *buf = serc_malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = serc_realloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        serc_fail(err, "%s: read error", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}

@@ -52,4 +52,9 @@ void atomic_abort(AtomicFile *af);
 /* Writes data[0..n) to path atomically (see above). 0 on success, -1 with err set. */
 int write_file_atomic(const char *path, const void *data, size_t n, int flags, SercErr *err);
 
+/* The whole file, NUL-terminated (free() it); *len (when not NULL) its length without the NUL. NULL with
+ * err = "<path>: cannot open: <reason>" or "<path>: read error". Text files of configuration size:
+ * JSON configs, vocabularies, logs. */
+char *file_read_all(const char *path, size_t *len, SercErr *err);
+
 #endif

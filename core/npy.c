@@ -20,6 +20,7 @@ static const char *descr_of(SercDType dt) {
     case SERC_I32: return "<i4";
     case SERC_I64: return "<i8";
     case SERC_U8: return "|u1";
+    case SERC_F64: return "<f8";
     default: return NULL;
     }
 }
@@ -96,11 +97,12 @@ static int parse_header(const char *h, size_t len, const char *name, NpyArray *a
             else if (strcmp(val, "<f2") == 0) a->dtype = SERC_F16;
             else if (strcmp(val, "<i4") == 0) a->dtype = SERC_I32;
             else if (strcmp(val, "<i8") == 0) a->dtype = SERC_I64;
+            else if (strcmp(val, "<f8") == 0) a->dtype = SERC_F64;
             else if (strcmp(val, "|u1") == 0 || strcmp(val, "<u1") == 0) a->dtype = SERC_U8;
             else if (val[0] == '>' && val[1] && val[2] != '1')
                 return serc_fail(err, "%s: big-endian dtype '%s' is not supported", name, val);
             else
-                return serc_fail(err, "%s: unsupported dtype '%s' (supported: <f4, <f2, <i4, <i8, |u1)", name, val);
+                return serc_fail(err, "%s: unsupported dtype '%s' (supported: <f4, <f8, <f2, <i4, <i8, |u1)", name, val);
         } else if (strcmp(key, "fortran_order") == 0) {
             if (seen_fortran++) return serc_fail(err, "%s: npy header: duplicate key 'fortran_order'", name);
             skip_spaces(&c);

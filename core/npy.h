@@ -34,7 +34,7 @@ int npy_parse(const void *buf, size_t len, const char *name, NpyArray *out, Serc
 void npy_array_free(NpyArray *a);
 
 /* Writes data (C order) atomically: a temporary file beside path, renamed over it once complete.
- * dtype: SERC_F32, SERC_F16, SERC_I32, SERC_I64 or SERC_U8; 0 <= ndim <= SERC_MAX_DIMS. */
+ * dtype: SERC_F32, SERC_F64, SERC_F16, SERC_I32, SERC_I64 or SERC_U8; 0 <= ndim <= SERC_MAX_DIMS. */
 int npy_write(const char *path, SercDType dtype, int ndim, const int64_t *shape, const void *data, SercErr *err);
 int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape, SercErr *err);
 int npy_write_i64(const char *path, const int64_t *data, int ndim, const int64_t *shape, SercErr *err);

@@ -124,4 +124,24 @@ Tensor *op_avg_pool1d(Ctx *g, Tensor *x, int kernel, int stride, int padding);
  * A batch item whose keys are all masked gets zeros. */
 Tensor *op_attention(Ctx *g, Tensor *q, Tensor *k, Tensor *v, const Tensor *key_mask);
 
+/* ---- self-supervised speech encoders: wav2vec 2.0 / HuBERT / WavLM (core/ops_ssl.c) ---- */
+
+/* Group norm of x (B, C, S...) with `groups` groups of C / groups channels, each (item, group)
+ * normalised over its channels and positions (population variance), then w_c, b_c (C) or NULL, as
+ * torch.nn.GroupNorm. groups = C is the per-channel norm of the wav2vec 2.0 feature encoder. */
+Tensor *op_group_norm(Ctx *g, Tensor *x, Tensor *w, Tensor *b, int groups, float eps);
+/* Layer norm over the channel dim of x (B, C, T) at each (item, frame); w, b (C) or NULL. Equal to
+ * transpose(1, 2), op_layer_norm, transpose(1, 2) without the copies. */
+Tensor *op_layer_norm_channels(Ctx *g, Tensor *x, Tensor *w, Tensor *b, float eps);
+/* Weight normalisation as torch.nn.utils.weight_norm(dim): w = gain v / ||v||, the norm over every dim
+ * of v except `dim`; gain holds v.shape[dim] elements in any shape ((1, 1, K) for dim 2). -> v's shape. */
+Tensor *op_weight_norm(Ctx *g, Tensor *v, Tensor *gain, int dim);
+/* Attention with an additive bias and dropout on the probabilities: q (B, H, Tq, D), k and v
+ * (B, H, Tk, D), bias NULL or (B or 1, H, Tq, Tk) (differentiable; 1 = shared by every item),
+ * key_mask NULL or u8 (B, Tk). out = dropout_p(softmax(q k^T / sqrt(D) + bias, masked keys excluded)) v.
+ * Dropout (inverted, Philox at the context's counter) only while g->training; an item with no valid key
+ * gets zeros. */
+Tensor *op_attention_bias(Ctx *g, Tensor *q, Tensor *k, Tensor *v, Tensor *bias, const Tensor *key_mask,
+                          float dropout_p);
+
 #endif

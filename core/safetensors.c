@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
@@ -119,7 +120,7 @@ static int parse_entry(const char *label, const char *name, const JsonValue *e, 
     const JsonValue *dt = json_get(e, "dtype");
     if (json_type(dt) != JSON_STRING) return serc_fail(err, "%s: tensor \"%s\": dtype is not a string", label, name);
     if (serc_dtype_from_name(json_string(dt), &t->dtype) != 0)
-        return serc_fail(err, "%s: tensor \"%s\": unknown dtype \"%s\" (SERC reads F32, BF16, F16, I32, I64, U8)", label,
+        return serc_fail(err, "%s: tensor \"%s\": unknown dtype \"%s\" (SERC reads F32, F64, BF16, F16, I32, I64, U8)", label,
                          name, json_string(dt));
 
     const JsonValue *sh = json_get(e, "shape");
@@ -423,8 +424,9 @@ static int check_unique(const char *path, const char **names, size_t n, const ch
 }
 
 /* Validates the entries and metadata and builds the padded JSON header into hdr. */
+/* need_data: entries carry their data (whole-file writer); 0 for the stream, whose data are on disk. */
 static int build_header(const char *path, const SafetensorsEntry *entries, int n, const char *const *meta_kv,
-                        JsonBuf *hdr, SercErr *err) {
+                        int need_data, JsonBuf *hdr, SercErr *err) {
     if (n < 0 || (n > 0 && !entries)) return serc_fail(err, "%s: cannot write: bad tensor count %d", path, n);
     int rc = 0;
     size_t n_meta = 0;
@@ -468,7 +470,7 @@ static int build_header(const char *path, const SafetensorsEntry *entries, int n
                 rc = serc_fail(err, "%s: cannot write: tensor \"%s\" has negative shape[%d]", path, e->name, d);
         if (rc == 0 && checked_nbytes(e->shape, e->ndim, serc_dtype_size(e->dtype), &numel, &nbytes) != 0)
             rc = serc_fail(err, "%s: cannot write: tensor \"%s\" size overflows", path, e->name);
-        if (rc == 0 && nbytes > 0 && !e->data)
+        if (rc == 0 && need_data && nbytes > 0 && !e->data)
             rc = serc_fail(err, "%s: cannot write: tensor \"%s\" has no data", path, e->name);
         if (rc != 0) break;
         names[i] = e->name;
@@ -490,7 +492,7 @@ static int build_header(const char *path, const SafetensorsEntry *entries, int n
 int safetensors_write(const char *path, const SafetensorsEntry *entries, int n, const char *const *meta_kv,
                       SercErr *err) {
     JsonBuf hdr = {0};
-    if (build_header(path, entries, n, meta_kv, &hdr, err) != 0) {
+    if (build_header(path, entries, n, meta_kv, 1, &hdr, err) != 0) {
         jsonbuf_free(&hdr);
         return -1;
     }
@@ -511,4 +513,102 @@ int safetensors_write(const char *path, const SafetensorsEntry *entries, int n, 
     }
     jsonbuf_free(&hdr);
     return atomic_commit(&af, err);
+}
+
+/* ---- streaming writer ---- */
+
+struct SafetensorsStream {
+    char *path, *data_path;
+    FILE *data;            /* the tensors' bytes so far, in a temporary file beside path */
+    SafetensorsEntry *e;   /* names owned, data NULL */
+    int n, cap;
+    int failed;
+};
+
+SafetensorsStream *safetensors_stream_open(const char *path, SercErr *err) {
+    SafetensorsStream *s = serc_calloc(1, sizeof *s);
+    s->path = serc_strdup(path);
+    size_t n = strlen(path) + 48;
+    s->data_path = serc_malloc(n);
+    snprintf(s->data_path, n, "%s.data.tmp.%ld", path, (long)getpid());
+    s->data = fopen(s->data_path, "w+b");
+    if (!s->data) {
+        serc_fail(err, "%s: cannot create the temporary data file %s: %s", path, s->data_path, strerror(errno));
+        free(s->data_path), free(s->path), free(s);
+        return NULL;
+    }
+    unlink(s->data_path); /* gone with the stream whatever happens; the FILE keeps it alive */
+    return s;
+}
+
+int safetensors_stream_add(SafetensorsStream *s, const SafetensorsEntry *e, SercErr *err) {
+    uint64_t numel = 0, nbytes = 0;
+    if (s->failed) return serc_fail(err, "%s: cannot write: an earlier tensor failed", s->path);
+    if ((unsigned)e->dtype >= SERC_DTYPE_COUNT || e->ndim < 0 || e->ndim > SERC_MAX_DIMS ||
+        checked_nbytes(e->shape, e->ndim, serc_dtype_size(e->dtype), &numel, &nbytes) != 0 || (nbytes && !e->data) ||
+        !e->name) {
+        s->failed = 1;
+        return serc_fail(err, "%s: cannot write: tensor \"%s\" has a bad dtype, shape or no data", s->path,
+                         e->name ? e->name : "(no name)");
+    }
+    if (nbytes && fwrite(e->data, 1, (size_t)nbytes, s->data) != nbytes) {
+        s->failed = 1;
+        return serc_fail(err, "%s: cannot write tensor \"%s\" to the temporary data file: %s", s->path, e->name,
+                         strerror(errno));
+    }
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->e = serc_realloc(s->e, sizeof *s->e * (size_t)s->cap);
+    }
+    s->e[s->n] = *e;
+    s->e[s->n].name = serc_strdup(e->name);
+    s->e[s->n].data = NULL;
+    s->n++;
+    return 0;
+}
+
+static void stream_free(SafetensorsStream *s) {
+    if (s->data) fclose(s->data);
+    for (int i = 0; i < s->n; i++) free((char *)s->e[i].name);
+    free(s->e);
+    free(s->data_path);
+    free(s->path);
+    free(s);
+}
+
+void safetensors_stream_abort(SafetensorsStream *s) {
+    if (s) stream_free(s);
+}
+
+int safetensors_stream_close(SafetensorsStream *s, const char *const *meta_kv, SercErr *err) {
+    int rc = -1;
+    JsonBuf hdr = {0};
+    if (s->failed) {
+        serc_fail(err, "%s: not written: an earlier tensor failed", s->path);
+        goto out;
+    }
+    if (fflush(s->data) != 0 || ferror(s->data)) {
+        serc_fail(err, "%s: temporary data file: %s", s->path, strerror(errno));
+        goto out;
+    }
+    if (build_header(s->path, s->e, s->n, meta_kv, 0, &hdr, err) != 0) goto out;
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; i++) prefix[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
+    AtomicFile af;
+    if (atomic_open(&af, s->path, 0, err) != 0) goto out;
+    int ok = fwrite(prefix, 1, 8, af.f) == 8 && fwrite(hdr.data, 1, hdr.len, af.f) == hdr.len;
+    rewind(s->data);
+    char buf[1 << 16];
+    size_t got;
+    while (ok && (got = fread(buf, 1, sizeof buf, s->data)) > 0) ok = fwrite(buf, 1, got, af.f) == got;
+    if (ok && ferror(s->data)) {
+        atomic_abort(&af);
+        serc_fail(err, "%s: reading back the temporary data file failed", s->path);
+        goto out;
+    }
+    rc = atomic_commit(&af, err);
+out:
+    jsonbuf_free(&hdr);
+    stream_free(s);
+    return rc;
 }

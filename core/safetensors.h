@@ -77,4 +77,14 @@ typedef struct SafetensorsEntry {
 int safetensors_write(const char *path, const SafetensorsEntry *entries, int n, const char *const *meta_kv,
                       SercErr *err);
 
+/* Writing tensor by tensor when they do not fit in memory together (encoder features of a whole
+ * corpus): each add appends the tensor's bytes to an unlinked temporary file beside path and keeps only
+ * its name and shape; close writes the header and then the bytes, atomically as safetensors_write does,
+ * and frees the stream (abort frees it, leaving no file). Memory: one tensor at a time plus the header. */
+typedef struct SafetensorsStream SafetensorsStream;
+SafetensorsStream *safetensors_stream_open(const char *path, SercErr *err);
+int safetensors_stream_add(SafetensorsStream *s, const SafetensorsEntry *e, SercErr *err);
+int safetensors_stream_close(SafetensorsStream *s, const char *const *meta_kv, SercErr *err);
+void safetensors_stream_abort(SafetensorsStream *s);
+
 #endif

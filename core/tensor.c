@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const size_t DTYPE_SIZE[SERC_DTYPE_COUNT] = {4, 2, 2, 4, 8, 1};
-static const char *const DTYPE_NAME[SERC_DTYPE_COUNT] = {"F32", "BF16", "F16", "I32", "I64", "U8"};
+static const size_t DTYPE_SIZE[SERC_DTYPE_COUNT] = {4, 2, 2, 4, 8, 1, 8};
+static const char *const DTYPE_NAME[SERC_DTYPE_COUNT] = {"F32", "BF16", "F16", "I32", "I64", "U8", "F64"};
 
 size_t serc_dtype_size(SercDType dt) {
     SERC_ASSERT(dt >= 0 && dt < SERC_DTYPE_COUNT, "bad dtype %d", (int)dt);
@@ -86,6 +86,7 @@ float *tensor_f32(const Tensor *t) { return checked_data(t, SERC_F32); }
 int32_t *tensor_i32(const Tensor *t) { return checked_data(t, SERC_I32); }
 int64_t *tensor_i64(const Tensor *t) { return checked_data(t, SERC_I64); }
 uint8_t *tensor_u8(const Tensor *t) { return checked_data(t, SERC_U8); }
+double *tensor_f64(const Tensor *t) { return checked_data(t, SERC_F64); }
 
 int64_t tensor_get_index(const Tensor *t, int64_t i) {
     switch (t->dtype) {

@@ -22,12 +22,13 @@ typedef enum SercDType {
     SERC_I32,
     SERC_I64,
     SERC_U8,
+    SERC_F64, /* storage and I/O only (npy '<f8', safetensors F64): statistics such as MBPLS models */
     SERC_DTYPE_COUNT
 } SercDType;
 
 /* Size in bytes of one element. */
 size_t serc_dtype_size(SercDType dt);
-/* Name as safetensors writes it: "F32", "BF16", "F16", "I32", "I64", "U8". */
+/* Name as safetensors writes it: "F32", "BF16", "F16", "I32", "I64", "U8", "F64". */
 const char *serc_dtype_name(SercDType dt);
 /* Parses a safetensors dtype name; returns -1 when unknown. */
 int serc_dtype_from_name(const char *name, SercDType *out);
@@ -71,6 +72,7 @@ void tensor_set_shape(Tensor *t, int ndim, const int64_t *shape);
 float *tensor_f32(const Tensor *t);
 int32_t *tensor_i32(const Tensor *t);
 int64_t *tensor_i64(const Tensor *t);
+double *tensor_f64(const Tensor *t);
 uint8_t *tensor_u8(const Tensor *t);
 
 /* Reads element i of a contiguous integer tensor (i32, i64 or u8) as int64. */

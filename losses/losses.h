@@ -80,7 +80,7 @@ Tensor *loss_ccc(Ctx *g, Tensor *pred, Tensor *target);
 
 /* ---- multi-loss combiner (losses/multiloss.c) ---- */
 
-#define MULTILOSS_MAX_TERMS 8
+#define MULTILOSS_MAX_TERMS 12
 
 typedef enum MultiLossNorm {
     MULTILOSS_NORM_NONE = 0, /* the term enters as its raw value */

@@ -7,6 +7,7 @@ void ser_model_config_default(SerModelConfig *cfg) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->frontend, sizeof cfg->frontend, "cnn2d");
     cfg->n_mels = 80;
+    cfg->in_layers = 1;
     cfg->cnn_channels[0] = 32;
     cfg->cnn_channels[1] = 64;
     cfg->cnn_pool_time = 2;
@@ -32,6 +33,10 @@ void ser_model_config_default(SerModelConfig *cfg) {
     cfg->n_classes = 4;
     cfg->proj_dim = 64;
     cfg->avd = 0;
+    cfg->edrl = 0;
+    cfg->edrl_block_dim = 16;
+    cfg->edrl_shared_dim = 64;
+    cfg->mea_components = 0;
 }
 
 static int frontend_kind(const char *s, SerFrontendKind *k) {
@@ -58,6 +63,7 @@ int ser_model_config_check(const SerModelConfig *c, SercErr *err) {
     if (pooling_kind(c->pooling, &pk))
         return serc_fail(err, "model.pooling: \"%s\" is not one of attention, mean, stats", c->pooling);
     if (c->n_mels < 1) return serc_fail(err, "model.n_mels: %d, want at least 1", c->n_mels);
+    if (c->in_layers < 1) return serc_fail(err, "model.in_layers: %d, want at least 1", c->in_layers);
     if (c->dim < 1) return serc_fail(err, "model.dim: %d, want at least 1", c->dim);
     if (fk == SER_FRONTEND_CNN2D) {
         if (c->cnn_channels[0] < 1) return serc_fail(err, "model.cnn_channels: empty, want 1 to %d channel counts", CNN2D_MAX_BLOCKS);
@@ -96,6 +102,11 @@ int ser_model_config_check(const SerModelConfig *c, SercErr *err) {
     if (c->head_hidden < 0) return serc_fail(err, "model.head_hidden: %d is negative", c->head_hidden);
     if (c->n_classes < 1) return serc_fail(err, "model.n_classes: %d, want at least 1", c->n_classes);
     if (c->proj_dim < 0) return serc_fail(err, "model.proj_dim: %d is negative", c->proj_dim);
+    if (c->edrl && (c->edrl_block_dim < 1 || c->edrl_shared_dim < 1))
+        return serc_fail(err, "model.edrl_block_dim/edrl_shared_dim: %d, %d, want at least 1", c->edrl_block_dim,
+                         c->edrl_shared_dim);
+    if (c->mea_components < 0) return serc_fail(err, "mea.components: %d is negative", c->mea_components);
+    if (c->mea_components > 0 && !c->edrl) return serc_fail(err, "mea.components: MEA aligns EDRL's embeddings; set model.edrl = true");
     return 0;
 }
 
@@ -125,6 +136,7 @@ void ser_model_register(SerModel *m, ParamStore *ps, const SerModelConfig *cfg) 
     } else {
         m->frontend_dim = cfg->n_mels;
     }
+    if (cfg->in_layers > 1) ssl_layer_sum_register(&m->layer_sum, ps, "layer_sum.weights", cfg->in_layers, 0);
     linear_register(&m->input_proj, ps, "input_proj", m->frontend_dim, cfg->dim, 1);
     if (cfg->flam) flam_register(&m->flam, ps, "flam", cfg->dim, cfg->heads, cfg->flam_att_dim, cfg->flam_dropout);
     m->pooled_dim = cfg->dim;
@@ -132,7 +144,15 @@ void ser_model_register(SerModel *m, ParamStore *ps, const SerModelConfig *cfg) 
         attention_pool_register(&m->stats_pool, ps, "pooling", cfg->dim, cfg->stats_att_dim, 1);
         m->pooled_dim = 2 * cfg->dim;
     }
-    mlp_head_register(&m->classifier, ps, "classifier", m->pooled_dim, cfg->head_hidden, cfg->n_classes, cfg->dropout);
+    int cls_in = m->pooled_dim;
+    if (cfg->edrl) {
+        EdrlConfig ec = {.in = m->pooled_dim, .n_classes = cfg->n_classes, .block_dim = cfg->edrl_block_dim,
+                         .shared_dim = cfg->edrl_shared_dim, .recon_dim = 2 * cfg->n_mels * cfg->in_layers,
+                         .mea_components = cfg->mea_components};
+        edrl_register(&m->edrl, ps, &ec);
+        cls_in = edrl_embedding_dim(&ec);
+    }
+    mlp_head_register(&m->classifier, ps, "classifier", cls_in, cfg->head_hidden, cfg->n_classes, cfg->dropout);
     if (cfg->proj_dim > 0) projection_head_register(&m->projection, ps, "projection", m->pooled_dim, m->pooled_dim, cfg->proj_dim);
     if (cfg->avd) mlp_head_register(&m->avd_head, ps, "avd", m->pooled_dim, cfg->head_hidden, 3, cfg->dropout);
 }
@@ -141,9 +161,11 @@ void ser_model_init(SerModel *m, uint64_t seed) {
     InitRng r = {seed, 0};
     if (m->frontend == SER_FRONTEND_CNN2D) cnn2d_init(&m->cnn, &r);
     if (m->frontend == SER_FRONTEND_TDNN) tdnn_init(&m->tdnn, &r);
+    if (m->cfg.in_layers > 1) ssl_layer_sum_init(&m->layer_sum);
     linear_init(&m->input_proj, &r);
     if (m->cfg.flam) flam_init(&m->flam, &r);
     if (m->pooling == SER_POOL_STATS) attention_pool_init(&m->stats_pool, &r);
+    if (m->cfg.edrl) edrl_init(&m->edrl, &r);
     mlp_head_init(&m->classifier, &r);
     if (m->cfg.proj_dim > 0) projection_head_init(&m->projection, &r);
     if (m->cfg.avd) mlp_head_init(&m->avd_head, &r);
@@ -157,11 +179,18 @@ int64_t ser_model_out_frames(const SerModel *m, int64_t T) {
 
 SerOutput ser_model_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths) {
     char df[64], dl[64];
-    SERC_ASSERT(feats->ndim == 3 && feats->shape[2] == m->cfg.n_mels && lengths->ndim == 1 &&
+    const int L = m->cfg.in_layers;
+    SERC_ASSERT(feats->ndim == 3 && feats->shape[2] == (int64_t)m->cfg.n_mels * L && lengths->ndim == 1 &&
                     lengths->shape[0] == feats->shape[0],
                 "ser_model: feats %s, lengths %s (want (B, T, %d) and (B))", tensor_describe(feats, df, sizeof df),
-                tensor_describe(lengths, dl, sizeof dl), m->cfg.n_mels);
+                tensor_describe(lengths, dl, sizeof dl), m->cfg.n_mels * L);
     SerOutput o = {0};
+    if (L > 1) {
+        Tensor *parts[64];
+        SERC_ASSERT(L <= 64, "ser_model: %d input layers, at most 64", L);
+        for (int l = 0; l < L; l++) parts[l] = op_contiguous(g, op_narrow(g, feats, 2, (int64_t)l * m->cfg.n_mels, m->cfg.n_mels));
+        feats = ssl_layer_sum_forward(g, &m->layer_sum, parts, L);
+    }
     Tensor *h, *len = NULL;
     if (m->frontend == SER_FRONTEND_CNN2D) {
         h = cnn2d_forward(g, &m->cnn, feats, lengths, &len);
@@ -187,7 +216,12 @@ SerOutput ser_model_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *le
     else o.pooled = masked_mean_pool(g, h, len);
     o.frames = h;
     o.frame_lengths = len;
-    o.logits = mlp_head_forward(g, &m->classifier, o.pooled);
+    if (m->cfg.edrl) {
+        o.edrl = edrl_forward(g, &m->edrl, o.pooled);
+        o.logits = o.edrl.mea_logits ? o.edrl.mea_logits : mlp_head_forward(g, &m->classifier, o.edrl.embedding);
+    } else {
+        o.logits = mlp_head_forward(g, &m->classifier, o.pooled);
+    }
     if (m->cfg.proj_dim > 0) o.embedding = projection_head_forward(g, &m->projection, o.pooled);
     if (m->cfg.avd) o.avd = mlp_head_forward(g, &m->avd_head, o.pooled);
     return o;
@@ -215,7 +249,7 @@ size_t ser_model_activation_bytes(const SerModel *m, const ParamStore *ps, int b
     g->training = train;
     ctx_set_grad(g, train);
     ctx_step_begin(g);
-    Tensor *x = tensor_zeros(g, SERC_F32, SHAPE(batch, frames, m->cfg.n_mels));
+    Tensor *x = tensor_zeros(g, SERC_F32, SHAPE(batch, frames, m->cfg.n_mels * m->cfg.in_layers));
     Tensor *len = tensor_empty(g, SERC_I32, SHAPE(batch));
     for (int b = 0; b < batch; b++) tensor_i32(len)[b] = frames;
     SerOutput o = ser_model_forward(g, m, x, len);
@@ -265,8 +299,12 @@ static void print_architecture(const SerModel *m, FILE *f) {
     }
     fprintf(f, " (%d per frame)\n  -> input_proj %d -> %d", m->frontend_dim, m->frontend_dim, c->dim);
     if (c->flam) fprintf(f, " -> FLAM (%d heads, score dim %d, dropout %g)", c->heads, c->flam_att_dim, (double)c->flam_dropout);
-    fprintf(f, " -> %s pooling (%d)\n  -> classifier (hidden %d, dropout %g) -> %d classes", c->pooling, m->pooled_dim,
-            c->head_hidden, (double)c->dropout, c->n_classes);
+    fprintf(f, " -> %s pooling (%d)", c->pooling, m->pooled_dim);
+    if (c->edrl)
+        fprintf(f, "\n  -> EDRL: intra-class %d blocks of %d, inter-class %d (decoder -> %d)%s", c->n_classes,
+                c->edrl_block_dim, c->edrl_shared_dim, 2 * c->n_mels,
+                c->mea_components ? "; MEA read-out fitted after training" : "");
+    fprintf(f, "\n  -> classifier (hidden %d, dropout %g) -> %d classes", c->head_hidden, (double)c->dropout, c->n_classes);
     if (c->proj_dim) fprintf(f, "; projection -> %d", c->proj_dim);
     if (c->avd) fprintf(f, "; A/V/D head -> 3");
     fprintf(f, "\n");

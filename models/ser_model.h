@@ -1,16 +1,17 @@
 /* SerModel: the speech emotion recognition model composed from a plain config.
  *
- *   feats (B, T, n_mels), lengths (B)
+ *   feats (B, T, n_mels), lengths (B)          (B, T, in_layers n_mels) -> layer sum -> (B, T, n_mels)
  *     -> front end: "cnn2d" (Cnn2d) | "tdnn" (Tdnn) | "none"     frames (B, T', D_f), lengths'
  *     -> input_proj: Linear(D_f, dim)                             (B, T', dim)
  *     -> FLAM self-attention block (when flam)                    (B, T', dim)
  *     -> pooling: "attention" (FLAM's, needs flam) | "mean" | "stats" (attentive statistics, 2 dim)
- *     -> classifier MlpHead -> logits (B, n_classes)
+ *     -> EDRL branches (when edrl): embedding (B, C d_b + d_s) replaces the pooled vector below
+ *     -> classifier MlpHead -> logits (B, n_classes); the fitted MEA read-out's logits when present
  *        projection head  -> embedding (B, proj_dim)   when proj_dim > 0
  *        A/V/D MlpHead    -> avd (B, 3)                when avd
  *
  * Parameter names: "frontend.*", "input_proj", "flam.*", "pooling.*" (stats), "classifier.*",
- * "projection.*", "avd.*". Initialisation (ser_model_init): one Philox stream (seed, offset 0) drawn in
+ * "projection.*", "avd.*", "edrl.*", "mea.*". Initialisation (ser_model_init): one Philox stream (seed, offset 0) drawn in
  * registration order; every Linear and conv PyTorch's default U(+-1/sqrt(fan_in)), layer and batch
  * norms weight 1, bias 0, running mean 0, running variance 1 (docs/models.md has the table).
  */
@@ -19,14 +20,19 @@
 
 #include <stdio.h>
 
+#include "edrl.h"
 #include "flam.h"
 #include "frontends.h"
 #include "heads.h"
 #include "pooling.h"
+#include "ssl.h"
 
 typedef struct SerModelConfig {
     char frontend[16];                     /* "cnn2d" (default) | "tdnn" | "none" */
-    int n_mels;                            /* 80 */
+    int n_mels;                            /* 80: features per frame the front end reads */
+    int in_layers;                         /* 1; L > 1: the input is L stacked encoder hidden states of n_mels
+                                              each, (B, T, L n_mels), combined by a learnable softmax-weighted
+                                              sum first (SUPERB; "layer_sum.weights") */
     /* cnn2d */
     int cnn_channels[CNN2D_MAX_BLOCKS];    /* {32, 64}; a 0 ends the list */
     int cnn_pool_time, cnn_pool_freq;      /* 2, 2 */
@@ -53,6 +59,11 @@ typedef struct SerModelConfig {
     int n_classes;                         /* 4 */
     int proj_dim;                          /* 64; 0 = no projection head */
     int avd;                               /* 0; 1 adds the A/V/D regression head */
+    /* EDRL (models/edrl.h): the classifier reads the disentangled embedding instead of the pooled vector */
+    int edrl;                              /* 0 */
+    int edrl_block_dim;                    /* 16: width of each class block of the intra-class branch */
+    int edrl_shared_dim;                   /* 64: width of the inter-class branch */
+    int mea_components;                    /* 0; K > 0 registers the MEA read-out (fitted after training) */
 } SerModelConfig;
 
 typedef enum SerFrontendKind { SER_FRONTEND_NONE = 0, SER_FRONTEND_CNN2D, SER_FRONTEND_TDNN } SerFrontendKind;
@@ -70,6 +81,8 @@ typedef struct SerModel {
     AttentionPool stats_pool;
     MlpHead classifier, avd_head;
     ProjectionHead projection;
+    Edrl edrl;
+    SslLayerSum layer_sum;
 } SerModel;
 
 typedef struct SerOutput {
@@ -80,6 +93,7 @@ typedef struct SerOutput {
     Tensor *frame_weights; /* (B, T') pooling weights (attention, stats), or NULL for "mean" */
     Tensor *frames;        /* (B, T', dim): the frames that were pooled */
     Tensor *frame_lengths; /* (B) i32: valid frames after the front end */
+    EdrlOutput edrl;       /* when cfg.edrl; logits are edrl.mea_logits once MEA is fitted */
 } SerOutput;
 
 /* Fills the defaults written beside each field above. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "testutil.h"
 
 static char g_dir[64];
 
@@ -20,23 +21,7 @@ static void make_dir(void) {
     cr_assert(mkdtemp(g_dir) != NULL, "mkdtemp failed");
 }
 
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void remove_dir(void) { remove_tree(g_dir); }
+static void remove_dir(void) { test_remove_tree(g_dir); }
 
 /* Entries of dir (without . and ..); fails the test on any temporary file. */
 static int scan_dir(const char *dir) {

@@ -3,7 +3,6 @@
  * for counts, labels, speakers, genders, folds/splits, transcripts and word alignments, then written,
  * read back by the strict reader, and its audio paths resolved. Bad label files name file and line. */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <sndfile.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,21 +16,11 @@
 
 static char g_root[256];
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* Removes the test's temporary tree (each test runs in its own process). */
-static void remove_tree(const char *dir) {
-    if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup(void) { remove_tree(g_root); }
+static void cleanup(void) { test_remove_tree(g_root); }
 TestSuite(import, .fini = cleanup);
 
 static void make_root(void) {
-    remove_tree(g_root);
+    test_remove_tree(g_root);
     snprintf(g_root, sizeof g_root, "/tmp/serc_import_XXXXXX");
     cr_assert_not_null(mkdtemp(g_root));
 }

@@ -2,7 +2,6 @@
  * bytes; every malformed manifest in the table is rejected with "file:line:" and a keyword naming the
  * problem; label maps read, write and reject bad files; filters and path rewriting. */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,22 +14,12 @@
 
 static char g_dir[256];
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* Removes the test's temporary tree (each test runs in its own process). */
-static void remove_tree(const char *dir) {
-    if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup(void) { remove_tree(g_dir); }
+static void cleanup(void) { test_remove_tree(g_dir); }
 TestSuite(manifest, .fini = cleanup);
 TestSuite(labelmap, .fini = cleanup);
 
 static void make_dir(void) {
-    remove_tree(g_dir);
+    test_remove_tree(g_dir);
     snprintf(g_dir, sizeof g_dir, "/tmp/serc_manifest_XXXXXX");
     cr_assert_not_null(mkdtemp(g_dir));
 }

@@ -441,7 +441,7 @@ Test(npy, malformed_files_rejected, .init = make_tmpdir) {
     static const BadNpy table[] = {
         {"fortran order", "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", 8, "Fortran"},
         {"big endian", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8, "big-endian"},
-        {"float64", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16, "unsupported dtype '<f8'"},
+        {"complex64", "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16, "unsupported dtype '<c8'"},
         {"object", "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", 16, "unsupported dtype"},
         {"truncated data", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20, "truncated"},
         {"trailing data", "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 12, "trailing"},

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "npy.h"
 #include "safetensors.h"
 
 #ifndef SERC_FIXTURES_DIR
@@ -165,6 +166,75 @@ Test(safetensors, round_trip_is_bitwise, .init = make_dir, .fini = remove_dir) {
         cr_assert(strncmp(err.msg, "prefix: ", 8) == 0, "%s", err.msg);
     }
     free(raw);
+}
+
+/* F64 (statistics, MBPLS models) through safetensors and .npy ('<f8'), bitwise. */
+Test(safetensors, f64_round_trip_in_safetensors_and_npy, .init = make_dir, .fini = remove_dir) {
+    const double v[6] = {1.0, -2.5, 1e-300, 3.141592653589793, -0.0, 1e300};
+    SafetensorsEntry e = {"stats.x", SERC_F64, 2, {2, 3}, v};
+    char path[128];
+    snprintf(path, sizeof path, "%s/f64.safetensors", g_dir);
+    SercErr err = {{0}};
+    cr_assert_eq(safetensors_write(path, &e, 1, NULL, &err), 0, "%s", err.msg);
+    SafetensorsFile *f = safetensors_open(path, &err);
+    cr_assert(f != NULL, "%s", err.msg);
+    cr_assert_eq(safetensors_dtype(f, 0), SERC_F64);
+    cr_assert_eq(safetensors_nbytes(f, 0), sizeof v);
+    cr_assert_eq(memcmp(safetensors_data(f, 0), v, sizeof v), 0);
+    safetensors_close(f);
+    /* the header names the dtype as Python's safetensors does */
+    size_t n;
+    unsigned char *raw = read_bytes(path, &n);
+    cr_assert(memmem(raw, n, "\"F64\"", 5) != NULL);
+    free(raw);
+
+    snprintf(path, sizeof path, "%s/f64.npy", g_dir);
+    cr_assert_eq(npy_write(path, SERC_F64, 2, (const int64_t[]){2, 3}, v, &err), 0, "%s", err.msg);
+    NpyArray a;
+    cr_assert_eq(npy_read(path, &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.dtype, SERC_F64);
+    cr_assert_eq(a.ndim, 2);
+    cr_assert_eq(memcmp(a.data, v, sizeof v), 0);
+    npy_array_free(&a);
+    raw = read_bytes(path, &n);
+    cr_assert(memmem(raw, n, "'<f8'", 5) != NULL);
+    free(raw);
+}
+
+/* The streaming writer produces the same bytes as the whole-file writer, and leaves nothing behind. */
+Test(safetensors, stream_writes_the_same_bytes, .init = make_dir, .fini = remove_dir) {
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/whole.safetensors", g_dir);
+    snprintf(b, sizeof b, "%s/stream.safetensors", g_dir);
+    SercErr err = {{0}};
+    cr_assert_eq(safetensors_write(a, k_entries, N_ENTRIES, k_meta, &err), 0, "%s", err.msg);
+    SafetensorsStream *s = safetensors_stream_open(b, &err);
+    cr_assert(s, "%s", err.msg);
+    for (int i = 0; i < N_ENTRIES; i++) cr_assert_eq(safetensors_stream_add(s, &k_entries[i], &err), 0, "%s", err.msg);
+    cr_assert_eq(safetensors_stream_close(s, k_meta, &err), 0, "%s", err.msg);
+    size_t na, nb;
+    unsigned char *ra = read_bytes(a, &na), *rb = read_bytes(b, &nb);
+    cr_assert_eq(na, nb);
+    cr_expect_eq(memcmp(ra, rb, na), 0);
+    free(ra);
+    free(rb);
+    cr_expect_eq(count_dir_entries(g_dir), 2, "temporary file left behind");
+    /* abort and a failed close leave no file */
+    snprintf(b, sizeof b, "%s/aborted.safetensors", g_dir);
+    s = safetensors_stream_open(b, &err);
+    cr_assert(s, "%s", err.msg);
+    cr_assert_eq(safetensors_stream_add(s, &k_entries[0], &err), 0, "%s", err.msg);
+    safetensors_stream_abort(s);
+    s = safetensors_stream_open(b, &err);
+    cr_assert(s, "%s", err.msg);
+    cr_assert_eq(safetensors_stream_add(s, &k_entries[0], &err), 0, "%s", err.msg);
+    cr_assert_eq(safetensors_stream_add(s, &k_entries[0], &err), 0, "%s", err.msg); /* duplicate name */
+    cr_expect_eq(safetensors_stream_close(s, NULL, &err), -1);
+    cr_expect(strstr(err.msg, b), "%s", err.msg);
+    cr_expect_eq(count_dir_entries(g_dir), 2, "a failed stream left a file");
+    /* into a missing folder: a clear error at open */
+    cr_expect_null(safetensors_stream_open("/nonexistent-dir/x.safetensors", &err));
+    cr_expect(strstr(err.msg, "/nonexistent-dir/x.safetensors"), "%s", err.msg);
 }
 
 Test(safetensors, rewrite_replaces_file, .init = make_dir, .fini = remove_dir) {
@@ -348,8 +418,8 @@ static const BadFile bad_files[] = {
     {"header not UTF-8", "{\"a\xff\":" F32x2(0, 8) "}", 8, -1, NULL, 0, "UTF-8"},
     {"header not object", "[1, 2]", 0, -1, NULL, 0, "not a JSON object"},
     {"entry not object", "{\"a\": 5}", 0, -1, NULL, 0, "entry is number, not a JSON object"},
-    {"unknown dtype", "{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, -1, NULL, 0,
-     "unknown dtype \"F64\""},
+    {"unknown dtype", "{\"a\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, -1, NULL, 0,
+     "unknown dtype \"C64\""},
     {"dtype not string", "{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, -1, NULL, 0,
      "dtype is not a string"},
     {"missing dtype", "{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, -1, NULL, 0, "missing key \"dtype\""},

@@ -1,7 +1,6 @@
 /* Tests for train/split.c and `serc split`: no speaker in two folds or in train and test, fold sizes
  * balanced, assignments deterministic per seed and independent of line order. */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 
 #include "manifest.h"
 #include "split.h"
+#include "testutil.h"
 
 static const char *LABELS[4] = {"neutral", "happy", "sad", "angry"};
 
@@ -155,18 +155,8 @@ Test(split, leave_one_session_out_check) {
 
 #ifdef SERC_BINARY
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* Removes the test's temporary tree (each test runs in its own process). */
-static void remove_tree(const char *dir) {
-    if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static char g_dir[64];
-static void cleanup(void) { remove_tree(g_dir); }
+static void cleanup(void) { test_remove_tree(g_dir); }
 
 Test(split, command_writes_folds, .fini = cleanup) {
     snprintf(g_dir, sizeof g_dir, "/tmp/serc_split_XXXXXX");

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "synth.h"
 #include "synth_internal.h"
+#include "testutil.h"
 
 /* ---- helpers ---- */
 
@@ -23,23 +24,6 @@ static char *make_tmpdir(void) {
     char *t = strdup("/tmp/serc_synth_XXXXXX");
     cr_assert(mkdtemp(t) != NULL);
     return t;
-}
-
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[4096];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            struct stat st;
-            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-            else unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(path);
 }
 
 static char *read_all(const char *path, size_t *len) {
@@ -137,9 +121,9 @@ Test(synth, same_seed_gives_identical_bytes_different_seed_differs) {
     differ = 0;
     compare_trees(d1, d3, &differ);
     cr_assert(differ > n / 2, "only %d of %d files differ for a different seed", differ, n);
-    remove_tree(d1);
-    remove_tree(d2);
-    remove_tree(d3);
+    test_remove_tree(d1);
+    test_remove_tree(d2);
+    test_remove_tree(d3);
     free(d1);
     free(d2);
     free(d3);
@@ -318,7 +302,7 @@ Test(synth, manifests_follow_the_schema_and_configuration) {
         cr_assert(label_n[k] >= 8 && label_n[k] <= 58, "consensus %s: %d of 192", synth_label_name(k), label_n[k]);
     }
     free(truth);
-    remove_tree(d);
+    test_remove_tree(d);
     free(d);
 }
 
@@ -335,7 +319,7 @@ Test(synth, four_classes_and_corpus_b) {
     cr_assert_eq(check_manifest(d, "all.jsonl", "synth-b", 4, rows, 48), 48);
     cr_assert_eq(check_manifest(d, "test_babble_0dB.jsonl", "synth-b", 4, NULL, 0), 16);
     for (int i = 0; i < 48; i++) cr_assert(!strncmp(rows[i].speaker, "sb", 2));
-    remove_tree(d);
+    test_remove_tree(d);
     free(d);
 }
 
@@ -370,7 +354,7 @@ Test(synth, noise_conditions_hit_their_snr) {
             free(y);
         }
     }
-    remove_tree(d);
+    test_remove_tree(d);
     free(d);
 }
 
@@ -467,7 +451,7 @@ Test(synth, mean_f0_and_energy_rise_with_arousal) {
     fprintf(stderr, "synth: speaker-normalised Pearson r with raters' arousal: log F0 %.3f, RMS level %.3f\n", r_f0, r_en);
     cr_assert(r_f0 > 0.6, "log F0 vs arousal r = %.3f", r_f0);
     cr_assert(r_en > 0.6, "RMS level vs arousal r = %.3f", r_en);
-    remove_tree(d);
+    test_remove_tree(d);
     free(d);
 }
 

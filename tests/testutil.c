@@ -1,8 +1,12 @@
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "import.h"
 #include "manifest.h"
@@ -67,4 +71,21 @@ void test_put_file(const char *root, const char *rel, const char *text) {
     fclose(f);
     free(dir);
     free(path);
+}
+
+void test_remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) test_remove_tree(p);
+            else unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(path);
 }

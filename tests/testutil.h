@@ -9,6 +9,9 @@
 /* The whole file, NUL-terminated; *n (when not NULL) its length. Fails the test when it cannot be read. */
 char *test_read_file(const char *path, size_t *n);
 
+/* Removes path and everything below it (no error when it is absent). */
+void test_remove_tree(const char *path);
+
 /* Writes text to root/rel, creating the folders on the way (fake corpus trees). */
 void test_put_file(const char *root, const char *rel, const char *text);
 

@@ -46,6 +46,12 @@ static const ConfigKey SCHEMA[] = {
     K(data, preset, CFG_STRING, "\"kaldi\"", 0, 0, 0, "torchaudio,kaldi,whisper,librosa",
       "Log-mel feature preset (docs/features.md)."),
     K(data, n_mels, CFG_INT, "80", 1, 512, 0, NULL, "Mel bands."),
+    K(data, features, CFG_STRING, "\"\"", 0, 0, 0, NULL,
+      "Cached encoder features (`serc embed --manifest`, docs/encoders.md) read instead of audio: every "
+      "utterance of the manifests is looked up by id; \"\" = log-mel from audio."),
+    K(data, feature_layers, CFG_STRING, "\"all\"", 0, 0, 0, NULL,
+      "Hidden states of data.features the model reads: all (a learnable softmax-weighted sum, the SUPERB "
+      "protocol), last, or indices such as \"6\" or \"0,6,12\" (several are summed with learned weights)."),
     K(data, sample_rate, CFG_INT, "16000", 8000, 192000, 0, NULL, "Audio is resampled to this rate (Hz)."),
     K(data, max_seconds, CFG_FLOAT, "6.0", POS, NULL,
       "Training crop: longer utterances are cut to a random window of this many seconds."),
@@ -56,8 +62,9 @@ static const ConfigKey SCHEMA[] = {
     K(data, skip_bad, CFG_BOOL, "true", 0, 0, 0, NULL,
       "Skip unreadable or empty audio with a warning instead of stopping."),
 
-    K(model, frontend, CFG_STRING, "\"cnn2d\"", 0, 0, 0, "cnn2d,tdnn",
-      "Front end on log-mel: a 2-D CNN stack or a 1-D TDNN stack."),
+    K(model, frontend, CFG_STRING, "\"cnn2d\"", 0, 0, 0, "cnn2d,tdnn,none",
+      "Front end on the input frames: a 2-D CNN stack, a 1-D TDNN stack, or none (frames straight into "
+      "input_proj: the usual choice on encoder features)."),
     K(model, cnn_channels, CFG_INT_ARRAY, "[32, 64]", 1, 1024, CFG_NONEMPTY, NULL,
       "Output channels of each CNN block (conv, batch norm, ReLU, pooling)."),
     K(model, freq_pool_only, CFG_BOOL, "false", 0, 0, 0, NULL,
@@ -78,6 +85,11 @@ static const ConfigKey SCHEMA[] = {
       "Width of the projection head used by the center and supervised contrastive losses."),
     K(model, avd, CFG_BOOL, "false", 0, 0, 0, NULL,
       "Add an arousal/valence/dominance regression head (needs A/V/D in the manifests)."),
+    K(model, edrl, CFG_BOOL, "false", 0, 0, 0, NULL,
+      "Emotion-disentangled representation learning: intra-class branch of per-class blocks and inter-class "
+      "branch after pooling; the classifier reads their concatenation (docs/methods.md, EDRL-MEA)."),
+    K(model, edrl_block_dim, CFG_INT, "16", 1, 4096, 0, NULL, "Width of each class block of EDRL's intra-class branch."),
+    K(model, edrl_shared_dim, CFG_INT, "64", 1, 4096, 0, NULL, "Width of EDRL's inter-class (shared) branch."),
 
     K(loss, ce, CFG_FLOAT, "1.0", NONNEG, NULL, "Weight of cross-entropy."),
     K(loss, focal, CFG_FLOAT, "0.0", NONNEG, NULL, "Weight of focal loss."),
@@ -94,6 +106,12 @@ static const ConfigKey SCHEMA[] = {
       "Weight classes by N / (C * count_c) from the training set (the SERNC baseline's choice)."),
     K(loss, normalise, CFG_BOOL, "false", 0, 0, 0, NULL,
       "Normalise each loss term to [0, 1] before the weighted sum (the multi-loss recipe)."),
+    K(loss, edrl_intra, CFG_FLOAT, "1.0", NONNEG, NULL,
+      "EDRL: weight of cross-entropy on the block scores (class c scored from its own block only)."),
+    K(loss, edrl_recon, CFG_FLOAT, "0.5", NONNEG, NULL,
+      "EDRL: weight of the inter-class branch's reconstruction of the input's log-mel mean and std."),
+    K(loss, edrl_orth, CFG_FLOAT, "0.1", NONNEG, NULL,
+      "EDRL: weight of the decorrelation of the intra-class and inter-class branches over the batch."),
 
     K(eam, enabled, CFG_BOOL, "false", 0, 0, 0, NULL, "Energy-adaptive mixup on training waveforms (docs/methods.md)."),
     K(eam, prob, CFG_FLOAT, "0.5", 0, 1, 0, NULL, "Probability that a training utterance is mixed."),
@@ -101,6 +119,19 @@ static const ConfigKey SCHEMA[] = {
     K(eam, snr_max, CFG_FLOAT, "10.0", -60, 60, 0, NULL, "Upper end of the SNR draw (dB)."),
     K(eam, min_fraction, CFG_FLOAT, "0.1", 0, 0.5, CFG_MAX_OPEN, NULL,
       "Shortest mixed segment as a fraction of the utterance (the longest is just under half)."),
+
+    K(mea, components, CFG_INT, "0", 0, 4096, 0, NULL,
+      "Multiblock embedding alignment: MBPLS components fitted on the training set's EDRL embeddings after "
+      "training, with a classifier on the aligned scores; 0 = off (needs model.edrl)."),
+    K(mea, blocks, CFG_STRING, "\"class\"", 0, 0, 0, "class,branch",
+      "MBPLS blocks: class (each class block of the intra-class branch, and the inter-class branch) or "
+      "branch (the two branches)."),
+    K(mea, response, CFG_STRING, "\"input\"", 0, 0, 0, "input,labels",
+      "MBPLS response: input (each utterance's log-mel mean and std, covariance with the speech input) or "
+      "labels (one-hot classes, PLS-DA; an ablation)."),
+    K(mea, standardize, CFG_BOOL, "true", 0, 0, 0, NULL, "Standardise blocks and response before MBPLS (mbpls's default)."),
+    K(mea, l2, CFG_FLOAT, "0.001", NONNEG, NULL, "L2 penalty of the logistic-regression classifier on the aligned scores."),
+    K(mea, steps, CFG_INT, "500", 1, 1000000, 0, NULL, "Full-batch gradient steps of that classifier."),
 
     K(optim, lr, CFG_FLOAT, "0.001", POS, NULL, "Peak learning rate of AdamW."),
     K(optim, weight_decay, CFG_FLOAT, "0.01", NONNEG, NULL, "Decoupled weight decay of AdamW."),
@@ -125,12 +156,13 @@ static const ConfigKey SCHEMA[] = {
 };
 #define N_KEYS ((int)(sizeof SCHEMA / sizeof SCHEMA[0]))
 
-static const char *const SECTIONS[] = {"data", "model", "loss", "eam", "optim", "run"};
+static const char *const SECTIONS[] = {"data", "model", "loss", "eam", "mea", "optim", "run"};
 static const char *const SECTION_DOCS[] = {
     "Manifests, labels and features.",
     "Architecture.",
     "Loss terms: each weight multiplies its term; 0 turns it off.",
     "Energy-adaptive mixup.",
+    "Multiblock embedding alignment of EDRL embeddings (EDRL-MEA), fitted after training.",
     "Optimiser, schedule and stopping.",
     "Run directory, seed, logging and threads.",
 };
@@ -384,18 +416,10 @@ int config_parse(TrainConfig *cfg, const char *buf, size_t len, const char *name
 int config_load(TrainConfig *cfg, const char *path, SercErr *err) {
     config_free(cfg); /* cfg holds a configuration (or zeroes): release its strings before the defaults */
     config_default(cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f) return serc_fail(err, "%s: cannot open (%s)", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len + 4096 > cap) cap = cap ? 2 * cap : 65536, buf = serc_realloc(buf, cap);
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0);
-    int bad = ferror(f);
-    fclose(f);
-    int rc = bad ? serc_fail(err, "%s: read error", path) : config_parse(cfg, buf, len, path, err);
+    size_t len;
+    char *buf = file_read_all(path, &len, err);
+    if (!buf) return -1;
+    int rc = config_parse(cfg, buf, len, path, err);
     free(buf);
     return rc;
 }

@@ -41,6 +41,7 @@ typedef struct DataConfig {
     ConfigStrings classes;
     char *preset;
     int n_mels, sample_rate;
+    char *features, *feature_layers;
     double max_seconds, eval_max_seconds;
     int workers, bucket, skip_bad;
 } DataConfig;
@@ -55,12 +56,22 @@ typedef struct ModelConfig {
     int head_hidden;
     double dropout;
     int proj_dim, avd;
+    int edrl, edrl_block_dim, edrl_shared_dim;
 } ModelConfig;
 
 typedef struct LossConfig {
     double ce, focal, focal_gamma, kl, center, center_lr, supcon, temperature, ccc, label_smoothing;
     int class_weights, normalise;
+    double edrl_intra, edrl_recon, edrl_orth;
 } LossConfig;
+
+typedef struct MeaConfig {
+    int components;
+    char *blocks, *response;
+    int standardize;
+    double l2;
+    int steps;
+} MeaConfig;
 
 typedef struct OptimConfig {
     double lr, weight_decay;
@@ -84,6 +95,7 @@ typedef struct TrainConfig {
     ModelConfig model;
     LossConfig loss;
     EamConfig eam; /* enabled, prob, snr_min, snr_max, min_fraction */
+    MeaConfig mea;
     OptimConfig optim;
     RunConfig run;
 } TrainConfig;

@@ -68,6 +68,10 @@ static void model_config_from(const TrainConfig *cfg, int n_classes, SerModelCon
     mc->n_classes = n_classes;
     mc->proj_dim = cfg->model.proj_dim;
     mc->avd = cfg->model.avd;
+    mc->edrl = cfg->model.edrl;
+    mc->edrl_block_dim = cfg->model.edrl_block_dim;
+    mc->edrl_shared_dim = cfg->model.edrl_shared_dim;
+    mc->mea_components = cfg->mea.components;
 }
 
 int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, SercErr *err) {
@@ -81,6 +85,15 @@ int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, Se
     if (mel_config_validate(&e->mel, err) < 0) return serc_fail_prefix(err, "data (feature front end)");
     model_config_from(cfg, labels->n, &e->model_cfg);
     e->model_cfg.n_mels = mel_num_features(&e->mel);
+    if (cfg->data.features && cfg->data.features[0]) {
+        if (cfg->eam.enabled)
+            return serc_fail(err, "eam.enabled: energy-adaptive mixup mixes audio, and data.features replaces audio by "
+                                  "cached encoder features; turn one off");
+        if (!(e->cache = featcache_open(cfg->data.features, cfg->data.feature_layers, err)))
+            return serc_fail_prefix(err, "data.features");
+        e->model_cfg.n_mels = e->cache->dim;
+        e->model_cfg.in_layers = e->cache->n_sel;
+    }
     if ((cfg->loss.center > 0 || cfg->loss.supcon > 0) && e->model_cfg.proj_dim <= 0)
         return serc_fail(err, "loss.center and loss.supcon need an embedding: set model.proj_dim > 0");
     if (cfg->loss.ccc > 0 && !e->model_cfg.avd) return serc_fail(err, "loss.ccc needs the A/V/D head: set model.avd = true");
@@ -96,6 +109,7 @@ int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, Se
 }
 
 void experiment_free(Experiment *e) {
+    featcache_close(e->cache);
     params_free(e->ps);
     labelmap_free(e->labels);
     config_free(&e->cfg);
@@ -117,6 +131,11 @@ LoaderOptions experiment_loader_options(const Experiment *e, int training) {
     o.drop_last = 0;
     o.skip_bad = e->cfg.data.skip_bad;
     o.seed = (uint64_t)e->cfg.run.seed;
+    if (e->cache) {
+        o.output = LOADER_CACHED;
+        o.cache = e->cache;
+        o.sample_rate = 0;
+    }
     return o;
 }
 

@@ -5,6 +5,7 @@
 #define SERC_EXPERIMENT_H
 
 #include "config.h"
+#include "featcache.h"
 #include "loader.h"
 #include "manifest.h"
 #include "mel.h"
@@ -18,6 +19,7 @@ typedef struct Experiment {
     SerModel model;
     ParamStore *ps;
     Tensor *centers; /* (C, proj_dim) "loss.centers", or NULL */
+    FeatureCache *cache; /* data.features opened, or NULL (log-mel from audio) */
 } Experiment;
 
 /* Builds the model for cfg and labels (taking ownership of labels); parameters initialised from

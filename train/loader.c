@@ -1,6 +1,8 @@
 /* Data loader (see loader.h and docs/loader.md). */
 #include "loader.h"
 
+#include "featcache.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #endif
 
 #include "audio.h"
+#include "featcache.h"
 #include "rng.h"
 
 /* ---- random streams: every draw is a function of (seed, stream, epoch, manifest index) ---- */
@@ -167,6 +170,37 @@ static void augment_item(const Loader *ld, int epoch, int32_t idx, float *x, int
     it->lambda = (float)lam;
 }
 
+/* An item from the features cache: its frames, cropped as audio would be (in frames). */
+static void cached_item(const Loader *ld, int epoch, int32_t idx, Item *it) {
+    const FeatureCache *c = ld->opt.cache;
+    int k = featcache_find(c, ld->m->utts[idx].id);
+    if (k < 0) {
+        serc_fail(&it->err, "%s: no features for this utterance", c->path);
+        fail_utterance(ld->m, idx, &it->err);
+        it->bad = 1;
+        return;
+    }
+    int64_t n = featcache_frames(c, k), start = 0;
+    if (n == 0) {
+        serc_fail(&it->err, "%s: zero frames", c->path);
+        fail_utterance(ld->m, idx, &it->err);
+        it->bad = 1;
+        return;
+    }
+    if (ld->max_samples > 0 && n > ld->max_samples) {
+        if (ld->opt.training) {
+            uint64_t s = stream_seed(ld->opt.seed, STREAM_CROP);
+            start = (int64_t)draw_below(s, epoch_offset(epoch), (uint64_t)idx, (uint64_t)(n - ld->max_samples + 1));
+        }
+        n = ld->max_samples;
+    }
+    grow_floats(&it->x, &it->cap, (size_t)n * (size_t)ld->F);
+    featcache_read(c, k, start, n, it->x);
+    it->len = n;
+    it->samples = n;
+    it->offset = start;
+}
+
 /* Loads, crops, augments and featurises item j of slot s. Touches only s->items[j]. */
 static void process_item(const Loader *ld, int epoch, Slot *s, int j) {
     Item *it = &s->items[j];
@@ -175,6 +209,10 @@ static void process_item(const Loader *ld, int epoch, Slot *s, int j) {
     it->partner = -1;
     it->lambda = 0.0f;
     it->len = it->samples = 0;
+    if (ld->opt.output == LOADER_CACHED) {
+        cached_item(ld, epoch, idx, it);
+        return;
+    }
     float *x;
     int64_t n;
     if (load_cropped(ld, epoch, idx, &x, &n, &it->offset, &it->err)) {
@@ -186,6 +224,12 @@ static void process_item(const Loader *ld, int epoch, Slot *s, int j) {
         (ld->opt.augment_prob >= 1.0 || serc_rng_uniform01(stream_seed(ld->opt.seed, STREAM_GATE), epoch_offset(epoch),
                                                            (uint64_t)idx) < ld->opt.augment_prob))
         augment_item(ld, epoch, idx, x, n, it);
+    if (ld->opt.transform && ld->opt.transform(ld->opt.transform_user, idx, x, n, ld->sr, &it->err)) {
+        fail_utterance(ld->m, idx, &it->err);
+        it->bad = 1;
+        free(x);
+        return;
+    }
     if (ld->plan) {
         int64_t frames = mel_num_frames(mel_plan_config(ld->plan), n);
         if (frames == 0) {
@@ -252,13 +296,13 @@ static void assemble(const Loader *ld, Slot *s, int epoch) {
     }
     b->B = B, b->T = T, b->F = F, b->C = ld->C, b->epoch = epoch, b->batch_index = s->k;
     size_t row = (size_t)T * F;
-    grow_floats(ld->plan ? &b->feats : &b->audio, &s->cap_x, (size_t)B * row);
+    grow_floats(ld->opt.output != LOADER_RAW_AUDIO ? &b->feats : &b->audio, &s->cap_x, (size_t)B * row);
     if ((size_t)B * T > s->cap_mask) {
         free(b->mask);
         s->cap_mask = (size_t)B * T * 2;
         b->mask = serc_malloc(s->cap_mask);
     }
-    float *x = ld->plan ? b->feats : b->audio;
+    float *x = ld->opt.output != LOADER_RAW_AUDIO ? b->feats : b->audio;
     if (ld->C) {
         memset(b->soft, 0, sizeof(float) * (size_t)B * ld->C);
         memset(b->label_dist, 0, sizeof(float) * (size_t)B * ld->C);
@@ -477,8 +521,12 @@ static void epoch_stop(Loader *ld) {
 /* ---- public ---- */
 
 static int check_options(const LoaderOptions *o, SercErr *err) {
-    if (o->output != LOADER_FEATURES && o->output != LOADER_RAW_AUDIO)
+    if (o->output != LOADER_FEATURES && o->output != LOADER_RAW_AUDIO && o->output != LOADER_CACHED)
         return serc_fail(err, "loader: unknown output mode %d", (int)o->output);
+    if (o->output == LOADER_CACHED && !o->cache) return serc_fail(err, "loader: cached features need an opened cache");
+    if (o->output == LOADER_CACHED && (o->augment || o->transform))
+        return serc_fail(err, "loader: cached encoder features cannot be augmented or transformed (no audio is read); "
+                              "turn off EAM, or embed the augmented audio");
     if (o->output == LOADER_RAW_AUDIO && o->sample_rate <= 0)
         return serc_fail(err, "loader: raw audio needs sample_rate > 0, got %d", o->sample_rate);
     if (o->output == LOADER_FEATURES && o->sample_rate != 0 && o->sample_rate != o->mel.sample_rate)
@@ -505,7 +553,14 @@ static int utterance_durations(Loader *ld, SercErr *err) {
     for (int i = 0; i < m->n; i++) {
         const Utterance *u = &m->utts[i];
         double start = u->has_start ? u->start : 0.0, d = 0.0;
-        if (u->has_end) {
+        if (ld->opt.output == LOADER_CACHED) {
+            int k = featcache_find(ld->opt.cache, u->id);
+            if (k < 0 && !ld->opt.skip_bad) {
+                serc_fail(err, "%s: no features for it in %s", ld->opt.cache->path, u->id);
+                return fail_utterance(m, i, err);
+            }
+            d = k < 0 ? 0.0 : (double)featcache_frames(ld->opt.cache, k) / ld->opt.cache->frame_rate;
+        } else if (u->has_end) {
             d = u->end - start;
         } else if (ld->opt.bucket_batches > 0) {
             AudioInfo info;
@@ -531,9 +586,14 @@ Loader *loader_new(const Manifest *m, const LabelMap *labels, const LoaderOption
     ld->m = m, ld->labels = labels, ld->opt = *opt, ld->plan = plan;
     ld->sr = plan ? mel_plan_config(plan)->sample_rate : opt->sample_rate;
     ld->F = plan ? mel_num_features(mel_plan_config(plan)) : 1;
+    if (opt->output == LOADER_CACHED) {
+        ld->sr = (int)llround(opt->cache->frame_rate); /* "samples" are frames of the cache */
+        ld->F = featcache_width(opt->cache);
+        if (ld->sr < 1) ld->sr = 1;
+    }
     ld->C = labels ? labels->n : 0;
     double cap = opt->training ? opt->max_seconds : opt->eval_max_seconds;
-    ld->max_samples = cap > 0 ? (int64_t)llround(cap * ld->sr) : 0;
+    ld->max_samples = cap > 0 ? (int64_t)llround(cap * (opt->output == LOADER_CACHED ? opt->cache->frame_rate : ld->sr)) : 0;
     if (cap > 0 && ld->max_samples < 1) ld->max_samples = 1;
     size_t N = (size_t)(m->n > 0 ? m->n : 1);
     ld->dur = serc_calloc(N, sizeof(double));

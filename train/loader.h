@@ -33,8 +33,13 @@
 
 typedef enum LoaderOutput {
     LOADER_FEATURES = 0, /* feats (B, T, F): mel_plan_compute of each cropped utterance */
-    LOADER_RAW_AUDIO     /* audio (B, T): the cropped mono waveform at sample_rate (for a GPU front end) */
+    LOADER_RAW_AUDIO,    /* audio (B, T): the cropped mono waveform at sample_rate (for a GPU front end) */
+    LOADER_CACHED        /* feats (B, T, F): frames of a `serc embed` features file (cache), looked up by
+                          * utterance id; crops in frames at the file's frame rate; no audio is read, so
+                          * no augmentation or transform */
 } LoaderOutput;
+
+struct FeatureCache;
 
 /* What an augmentation callback is given for one utterance. */
 typedef struct LoaderAugmentItem {
@@ -56,6 +61,13 @@ typedef struct LoaderAugmentItem {
  * it did not mix. Energy-adaptive mixup (train/eam.h) plugs in here. */
 typedef double (*LoaderAugmentFn)(void *user, const LoaderAugmentItem *item);
 
+/* Per-utterance transform, called from worker threads after the crop and the augmentation and before
+ * the features, on every utterance (evaluation under noise: `serc robust`). Modifies audio[0..n) (mono,
+ * sample_rate Hz) in place, length fixed. Must be thread safe and a function of (index, audio) only, so
+ * the result does not depend on the worker count. Returns 0, or -1 with err set: the utterance then
+ * fails like an unreadable one (skipped and counted with skip_bad, else the epoch stops with err). */
+typedef int (*LoaderTransformFn)(void *user, int32_t index, float *audio, int64_t n, int sample_rate, SercErr *err);
+
 typedef struct LoaderOptions {
     LoaderOutput output;
     MelConfig mel;           /* LOADER_FEATURES: the front end; its sample_rate is the loader's */
@@ -76,11 +88,14 @@ typedef struct LoaderOptions {
     void *augment_user;
     double augment_prob;     /* probability that an utterance goes to augment (a Philox draw per utterance
                               * and epoch); the partner is decoded only then. Default 1 */
+    LoaderTransformFn transform; /* NULL = none */
+    void *transform_user;
+    const struct FeatureCache *cache; /* LOADER_CACHED: the opened features file (train/featcache.h) */
 } LoaderOptions;
 
 /* Defaults: features with the "kaldi" preset at 16 kHz, batch 16, evaluation, no crop, workers 0,
  * prefetch 4, no shuffle, no bucketing, keep the last batch, stop on bad files, seed 0, rank 0 of 1,
- * no augmentation (augment_prob 1). */
+ * no augmentation (augment_prob 1), no transform. */
 LoaderOptions loader_options_default(void);
 
 /* One batch. Arrays are host memory owned by the loader, valid until loader_release. */

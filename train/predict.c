@@ -27,6 +27,9 @@ static void score_span(Experiment *e, const MelPlan *plan, const float *x, int64
 
 int predict_file(Experiment *e, const char *path, double window_s, double hop_s, Prediction *p, SercErr *err) {
     memset(p, 0, sizeof *p);
+    if (e->cache)
+        return serc_fail(err, "%s: the model reads cached %s features (data.features = %s), not audio; run `serc embed` "
+                              "on the files and evaluate with a manifest", path, e->cache->encoder, e->cache->path);
     const int C = e->labels->n, sr = e->mel.sample_rate;
     float *x = NULL;
     int64_t n = 0;

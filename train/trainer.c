@@ -14,7 +14,9 @@
 #include "experiment.h"
 #include "json.h"
 #include "losses.h"
+#include "mea.h"
 #include "optim.h"
+#include "report.h"
 #include "tensorboard.h"
 
 /* ---- small utilities ---- */
@@ -78,8 +80,9 @@ static char *config_text(const TrainConfig *cfg) {
 
 /* ---- the loss of one batch ---- */
 
-enum { T_CE, T_FOCAL, T_KL, T_CENTER, T_SUPCON, T_CCC, T_COUNT };
-static const char *const TERM_NAMES[T_COUNT] = {"ce", "focal", "kl", "center", "supcon", "ccc"};
+enum { T_CE, T_FOCAL, T_KL, T_CENTER, T_SUPCON, T_CCC, T_EDRL_INTRA, T_EDRL_RECON, T_EDRL_ORTH, T_COUNT };
+static const char *const TERM_NAMES[T_COUNT] = {"ce", "focal", "kl", "center", "supcon", "ccc",
+                                                "edrl_intra", "edrl_recon", "edrl_orth"};
 
 typedef struct LossSetup {
     MultiLoss ml;
@@ -90,7 +93,9 @@ typedef struct LossSetup {
 static void loss_setup(LossSetup *ls, const TrainConfig *cfg, const Manifest *train, const LabelMap *labels) {
     memset(ls, 0, sizeof *ls);
     multiloss_init(&ls->ml);
-    const double w[T_COUNT] = {cfg->loss.ce, cfg->loss.focal, cfg->loss.kl, cfg->loss.center, cfg->loss.supcon, cfg->loss.ccc};
+    const int edrl = cfg->model.edrl;
+    const double w[T_COUNT] = {cfg->loss.ce, cfg->loss.focal, cfg->loss.kl, cfg->loss.center, cfg->loss.supcon, cfg->loss.ccc,
+                               edrl ? cfg->loss.edrl_intra : 0, edrl ? cfg->loss.edrl_recon : 0, edrl ? cfg->loss.edrl_orth : 0};
     MultiLossNorm norm = cfg->loss.normalise ? MULTILOSS_NORM_MAX : MULTILOSS_NORM_NONE;
     for (int t = 0; t < T_COUNT; t++) ls->slot[t] = w[t] > 0 ? multiloss_add(&ls->ml, TERM_NAMES[t], (float)w[t], norm) : -1;
     if (cfg->loss.class_weights) {
@@ -121,6 +126,17 @@ static Tensor *batch_loss(Ctx *g, Experiment *e, LossSetup *ls, const SerOutput 
         if (ls->slot[T_KL] >= 0) terms[ls->slot[T_KL]] = loss_kl(g, out->logits, cfg->eam.enabled ? bt->soft : bt->dist);
         if (ls->slot[T_CENTER] >= 0) terms[ls->slot[T_CENTER]] = loss_center(g, out->embedding, bt->labels, e->centers);
         if (ls->slot[T_SUPCON] >= 0) terms[ls->slot[T_SUPCON]] = loss_supcon(g, out->embedding, bt->labels, NULL, (float)cfg->loss.temperature);
+        if (ls->slot[T_EDRL_INTRA] >= 0)
+            terms[ls->slot[T_EDRL_INTRA]] = loss_cross_entropy(g, out->edrl.block_logits, bt->labels, ls->class_weights, 0.0f);
+        any = 1;
+    }
+    /* EDRL's unsupervised terms need no labels */
+    if (ls->slot[T_EDRL_RECON] >= 0) {
+        terms[ls->slot[T_EDRL_RECON]] = edrl_recon_loss(g, out->edrl.recon, edrl_input_stats(g, bt->feats, bt->lengths));
+        any = 1;
+    }
+    if (ls->slot[T_EDRL_ORTH] >= 0) {
+        terms[ls->slot[T_EDRL_ORTH]] = edrl_orth_loss(g, out->edrl.intra, out->edrl.shared);
         any = 1;
     }
     if (ls->slot[T_CCC] >= 0 && bt->all_avd) {
@@ -136,12 +152,12 @@ static Tensor *batch_loss(Ctx *g, Experiment *e, LossSetup *ls, const SerOutput 
 
 /* ---- evaluation ---- */
 
-static int evaluate(Experiment *e, const Manifest *m, LossSetup *ls, EvalResult *r, SercErr *err) {
+static int evaluate_with(Experiment *e, const Manifest *m, const LoaderOptions *lo, LossSetup *ls, EvalResult *r,
+                         SercErr *err) {
     memset(r, 0, sizeof *r);
     r->n_classes = e->labels->n;
     confusion_init(&r->cm, e->labels->n);
-    LoaderOptions lo = experiment_loader_options(e, 0);
-    Loader *ld = loader_new(m, e->labels, &lo, err);
+    Loader *ld = loader_new(m, e->labels, lo, err);
     if (!ld) return -1;
     loader_epoch_begin(ld, 0);
     Ctx *g = ctx_new((uint64_t)e->cfg.run.seed);
@@ -206,6 +222,15 @@ static int evaluate(Experiment *e, const Manifest *m, LossSetup *ls, EvalResult 
     return 0;
 }
 
+static int evaluate(Experiment *e, const Manifest *m, LossSetup *ls, EvalResult *r, SercErr *err) {
+    LoaderOptions lo = experiment_loader_options(e, 0);
+    return evaluate_with(e, m, &lo, ls, r, err);
+}
+
+int eval_experiment(Experiment *e, const Manifest *m, const LoaderOptions *lo, EvalResult *res, SercErr *err) {
+    return evaluate_with(e, m, lo, NULL, res, err);
+}
+
 void eval_result_free(EvalResult *r) {
     if (r->cm.counts) confusion_free(&r->cm);
     memset(r, 0, sizeof *r);
@@ -239,13 +264,25 @@ static double eam_augment(void *user, const LoaderAugmentItem *it) {
 
 /* ---- logging ---- */
 
+/* A number for metrics.jsonl: printf's %.6f, or null where it is NaN or infinite (a diverged loss),
+ * which JSON has no literal for. Rotates through 16 buffers: several may appear in one fprintf. */
+static const char *jnum(double v, const char *fmt) {
+    static char buf[16][40];
+    static int k;
+    char *b = buf[k++ % 16];
+    if (isfinite(v)) snprintf(b, sizeof buf[0], fmt, v);
+    else snprintf(b, sizeof buf[0], "null");
+    return b;
+}
+
 static void log_eval_jsonl(FILE *f, TbWriter *tb, const char *event, const char *split, int epoch, int64_t step,
                            const EvalResult *r) {
-    fprintf(f, "{\"event\": \"%s\", \"split\": \"%s\", \"epoch\": %d, \"step\": %lld, \"wa\": %.6f, \"ua\": %.6f, "
-               "\"macro_f1\": %.6f",
-            event, split, epoch, (long long)step, r->wa, r->ua, r->macro_f1);
-    if (!isnan(r->loss)) fprintf(f, ", \"loss\": %.6f", r->loss);
-    if (r->has_ccc) fprintf(f, ", \"ccc\": [%.6f, %.6f, %.6f]", r->ccc[0], r->ccc[1], r->ccc[2]);
+    fprintf(f, "{\"event\": \"%s\", \"split\": \"%s\", \"epoch\": %d, \"step\": %lld, \"wa\": %s, \"ua\": %s, "
+               "\"macro_f1\": %s",
+            event, split, epoch, (long long)step, jnum(r->wa, "%.6f"), jnum(r->ua, "%.6f"), jnum(r->macro_f1, "%.6f"));
+    if (!isnan(r->loss)) fprintf(f, ", \"loss\": %s", jnum(r->loss, "%.6f"));
+    if (r->has_ccc)
+        fprintf(f, ", \"ccc\": [%s, %s, %s]", jnum(r->ccc[0], "%.6f"), jnum(r->ccc[1], "%.6f"), jnum(r->ccc[2], "%.6f"));
     fprintf(f, ", \"utterances\": %lld, \"bad_skipped\": %lld}\n", (long long)r->utterances, (long long)r->bad_skipped);
     fflush(f);
     /* the same values as TensorBoard scalars: <split>/wa, ... */
@@ -495,10 +532,12 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
                 steps_this_run++;
                 double el = now_s() - t_start, ups = utts_done / (el > 0 ? el : 1);
                 if (cfg.run.log_every > 0 && st.step % cfg.run.log_every == 0) {
-                    fprintf(rf.log, "{\"event\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, "
-                                    "\"grad_norm\": %.6g, \"utt_per_s\": %.2f",
-                            epoch + 1, (long long)st.step, loss_acc / loss_cnt, lr, gn, ups);
-                    for (int t = 0; t < ls.ml.n; t++) fprintf(rf.log, ", \"loss_%s\": %.6f", ls.ml.term[t].name, ls.ml.term[t].value);
+                    fprintf(rf.log, "{\"event\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %s, \"lr\": %s, "
+                                    "\"grad_norm\": %s, \"utt_per_s\": %.2f",
+                            epoch + 1, (long long)st.step, jnum(loss_acc / loss_cnt, "%.6f"), jnum(lr, "%.6g"),
+                            jnum(gn, "%.6g"), ups);
+                    for (int t = 0; t < ls.ml.n; t++)
+                        fprintf(rf.log, ", \"loss_%s\": %s", ls.ml.term[t].name, jnum(ls.ml.term[t].value, "%.6f"));
                     fprintf(rf.log, "}\n");
                     fflush(rf.log);
                     tb_scalar(rf.tb, "train/loss", st.step, loss_acc / loss_cnt);
@@ -536,9 +575,9 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         if (tty) fputc('\n', out);
         st.epoch_batch = 0;
         LoaderStats ls_stats = loader_epoch_stats(ld);
-        fprintf(rf.log, "{\"event\": \"epoch\", \"epoch\": %d, \"step\": %lld, \"loss\": %.6f, \"utterances\": %lld, "
+        fprintf(rf.log, "{\"event\": \"epoch\", \"epoch\": %d, \"step\": %lld, \"loss\": %s, \"utterances\": %lld, "
                         "\"bad_skipped\": %lld, \"seconds\": %.2f}\n",
-                epoch + 1, (long long)st.step, epoch_cnt ? epoch_loss / epoch_cnt : NAN, (long long)ls_stats.utterances,
+                epoch + 1, (long long)st.step, jnum(epoch_cnt ? epoch_loss / epoch_cnt : NAN, "%.6f"), (long long)ls_stats.utterances,
                 (long long)ls_stats.bad_skipped, now_s() - t_epoch);
         tb_scalar(rf.tb, "train/epoch_loss", st.step, epoch_cnt ? epoch_loss / epoch_cnt : NAN);
         if (!opt->quiet)
@@ -595,6 +634,27 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
     res->seconds = now_s() - t_start;
     res->utt_per_second = utts_done / (res->seconds > 0 ? res->seconds : 1);
 
+    /* EDRL-MEA: align the best checkpoint's embeddings on the training set; the read-out joins the checkpoint */
+    if (cfg.model.edrl && cfg.mea.components > 0) {
+        if (checkpoint_load(rf.best, e.ps, NULL, NULL, err) < 0) goto done_sig;
+        MeaFitInfo mi;
+        if (mea_fit(&e, train, opt->quiet ? NULL : out, &mi, err) < 0) goto done_sig;
+        if (save_checkpoint(rf.best, &e, &adam, &st, &ls, err) < 0) goto done_sig;
+        fprintf(rf.log, "{\"event\": \"mea\", \"utterances\": %lld, \"blocks\": %d, \"components\": %d, "
+                        "\"train_accuracy\": %s, \"objective\": %s}\n",
+                (long long)mi.utterances, mi.blocks, mi.components, jnum(mi.train_accuracy, "%.6f"),
+                jnum(mi.classifier_loss, "%.6f"));
+        if (dev) {
+            EvalResult dr;
+            if (evaluate(&e, dev, &ls, &dr, err) < 0) goto done_sig;
+            log_eval_jsonl(rf.log, rf.tb, "eval_mea", "dev_mea", st.best_epoch, st.step, &dr);
+            if (!opt->quiet) fprintf(out, "  dev with MEA: WA %.4f  UA %.4f  macro-F1 %.4f\n", dr.wa, dr.ua, dr.macro_f1);
+            eval_result_free(&res->dev);
+            res->dev = dr;
+            res->has_dev = 1;
+        }
+    }
+
     /* the test set, scored with the best checkpoint */
     if (test) {
         if (checkpoint_load(rf.best, e.ps, NULL, NULL, err) < 0) goto done_sig;
@@ -617,6 +677,10 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         free(svg);
         if (w < 0) goto done_sig;
     }
+    /* the run's page: config, curves, confusion, per-class scores (docs/reports.md) */
+    fflush(rf.log);
+    if (report_write(rf.dir, err) < 0) goto done_sig;
+    if (!opt->quiet) fprintf(out, "report: %s/report.html\n", rf.dir);
     rc = 0;
 done_sig:
     signal(SIGINT, old_handler);

@@ -55,6 +55,15 @@ int eval_checkpoint(const char *ckpt, const char *manifest, int workers, EvalRes
                     SercErr *err);
 void eval_result_free(EvalResult *r);
 
+/* Evaluates an experiment already built (experiment_from_checkpoint) on m with loader options lo:
+ * experiment_loader_options(e, 0), possibly with a transform (`serc robust` adds noise there).
+ * Utterances whose label is not in e's map are skipped; res as eval_checkpoint's. */
+struct Experiment;
+struct LoaderOptions;
+struct Manifest;
+int eval_experiment(struct Experiment *e, const struct Manifest *m, const struct LoaderOptions *lo, EvalResult *res,
+                    SercErr *err);
+
 /* Prints WA/UA/macro-F1 and the confusion matrix. */
 void eval_print(const EvalResult *r, const char *const *names, const char *title, FILE *f);
 

@@ -3,6 +3,7 @@
 # fuzzes each target for SECONDS (docs/robustness.md).
 #
 #   tests/fuzz/run.sh SECONDS [TARGET...]     TARGET: json safetensors npy manifest config audio
+#                                             sernc tokenizer featcache
 #                                             (default: all); SECONDS = 0 builds and replays only.
 # Environment: CC (default clang), JOBS (parallel compiles / fuzz workers, default 1 fuzz job),
 #   FUZZ_FLAGS (extra libFuzzer flags), NICE (prefix for every build and fuzz command, default
@@ -19,7 +20,7 @@ if [ -z "$SECONDS_BUDGET" ] || ! [[ $SECONDS_BUDGET =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 shift
-ALL_TARGETS="json safetensors npy manifest config audio"
+ALL_TARGETS="json safetensors npy manifest config audio sernc tokenizer featcache"
 TARGETS=${*:-$ALL_TARGETS}
 CC=${CC:-clang}
 NICE=${NICE-nice -n 19}
@@ -36,6 +37,7 @@ max_len() {
     case $1 in
     json) echo 4096 ;; safetensors) echo 4096 ;; npy) echo 4096 ;;
     manifest) echo 8192 ;; config) echo 4096 ;; audio) echo 65536 ;;
+    sernc) echo 4096 ;; tokenizer) echo 8192 ;; featcache) echo 8192 ;;
     *) echo 4096 ;;
     esac
 }

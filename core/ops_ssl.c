@@ -1,0 +1,458 @@
+/* Ops of the self-supervised speech encoders (wav2vec 2.0, HuBERT, WavLM): group norm, layer norm over
+ * the channel dim of a (B, C, T) map, weight normalisation, and attention with an additive per-head
+ * bias and dropout on the probabilities.
+ *
+ * Row and group statistics accumulate in double; each (item, group), frame or weight slice is one
+ * OpenMP work item, so results do not depend on the thread count. sgemm is called from serial code.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+#include "rng.h"
+
+static void check_vec(const char *op, const Tensor *p, int64_t C) {
+    char d[64];
+    SERC_ASSERT(!p || (p->ndim == 1 && p->shape[0] == C), "%s: weight/bias %s, want (%lld)", op,
+                tensor_describe(p, d, sizeof d), (long long)C);
+}
+
+/* ---- group norm ---- */
+
+typedef struct NormGeom {
+    int64_t B, C, S, G; /* x (B, C, S); G groups of C / G channels */
+} NormGeom;
+
+static void group_norm_backward(Ctx *g, TapeNode *n) {
+    Tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const NormGeom *q = n->extra;
+    const int64_t Cg = q->C / q->G, M = Cg * q->S;
+    const float *gy = tensor_f32(n->out->grad), *xv = tensor_f32(x);
+    const float *mean = tensor_f32(n->saved[0]), *rstd = tensor_f32(n->saved[1]);
+    const float *wv = w ? tensor_f32(w) : NULL;
+    if (x->requires_grad && M > 0) {
+        float *gx = tensor_grad_f32(g, x);
+        /* per (item, group): dx = rstd (dn - mean(dn) - xhat mean(dn xhat)), dn = gy w_c */
+        #pragma omp parallel for schedule(static)
+        for (int64_t bg = 0; bg < q->B * q->G; bg++) {
+            const int64_t c0 = (bg % q->G) * Cg, off = bg * M;
+            double s_dn = 0.0, s_dnx = 0.0;
+            for (int64_t i = 0; i < M; i++) {
+                double xhat = ((double)xv[off + i] - mean[bg]) * rstd[bg];
+                double dn = (double)gy[off + i] * (wv ? wv[c0 + i / q->S] : 1.0f);
+                s_dn += dn;
+                s_dnx += dn * xhat;
+            }
+            double m_dn = s_dn / (double)M, m_dnx = s_dnx / (double)M;
+            for (int64_t i = 0; i < M; i++) {
+                double xhat = ((double)xv[off + i] - mean[bg]) * rstd[bg];
+                double dn = (double)gy[off + i] * (wv ? wv[c0 + i / q->S] : 1.0f);
+                gx[off + i] += (float)(rstd[bg] * (dn - m_dn - xhat * m_dnx));
+            }
+        }
+    }
+    int need_w = w && w->requires_grad, need_b = b && b->requires_grad;
+    if (!need_w && !need_b) return;
+    float *gw = need_w ? tensor_grad_f32(g, w) : NULL, *gb = need_b ? tensor_grad_f32(g, b) : NULL;
+    #pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < q->C; c++) {
+        double aw = 0.0, ab = 0.0;
+        for (int64_t bi = 0; bi < q->B; bi++) {
+            const int64_t bg = bi * q->G + c / Cg, off = (bi * q->C + c) * q->S;
+            for (int64_t s = 0; s < q->S; s++) {
+                aw += (double)gy[off + s] * ((double)xv[off + s] - mean[bg]) * rstd[bg];
+                ab += gy[off + s];
+            }
+        }
+        if (gw) gw[c] += (float)aw;
+        if (gb) gb[c] += (float)ab;
+    }
+}
+
+/* Group norm (Wu & He 2018) of x (B, C, S...): channels split into `groups` groups of C / groups; each
+ * (item, group) is normalised over its channels and positions, y = (x - mean) / sqrt(var + eps) w_c + b_c
+ * (population variance), as torch.nn.GroupNorm. w, b (C) or NULL. */
+Tensor *op_group_norm(Ctx *g, Tensor *x, Tensor *w, Tensor *b, int groups, float eps) {
+    char dx[64];
+    SERC_ASSERT(x->ndim >= 2 && groups >= 1 && x->shape[1] % groups == 0,
+                "group_norm: x %s with %d groups (want (B, C, ...) with C divisible by groups)",
+                tensor_describe(x, dx, sizeof dx), groups);
+    NormGeom q = {x->shape[0], x->shape[1], 1, groups};
+    for (int d = 2; d < x->ndim; d++) q.S *= x->shape[d];
+    check_vec("group_norm", w, q.C);
+    check_vec("group_norm", b, q.C);
+    const int64_t Cg = q.C / q.G, M = Cg * q.S;
+    Tensor *y = tensor_empty_like(g, x);
+    Tensor *mean_t = tensor_empty(g, SERC_F32, SHAPE(q.B * q.G)), *rstd_t = tensor_empty(g, SERC_F32, SHAPE(q.B * q.G));
+    const float *xv = tensor_f32(x), *wv = w ? tensor_f32(w) : NULL, *bv = b ? tensor_f32(b) : NULL;
+    float *yv = tensor_f32(y), *mean = tensor_f32(mean_t), *rstd = tensor_f32(rstd_t);
+    #pragma omp parallel for schedule(static)
+    for (int64_t bg = 0; bg < q.B * q.G; bg++) {
+        const int64_t c0 = (bg % q.G) * Cg, off = bg * M;
+        double s = 0.0, v = 0.0;
+        for (int64_t i = 0; i < M; i++) s += xv[off + i];
+        double mu = M > 0 ? s / (double)M : 0.0;
+        for (int64_t i = 0; i < M; i++) v += ((double)xv[off + i] - mu) * ((double)xv[off + i] - mu);
+        double rs = 1.0 / sqrt((M > 0 ? v / (double)M : 0.0) + eps);
+        mean[bg] = (float)mu;
+        rstd[bg] = (float)rs;
+        for (int64_t i = 0; i < M; i++) {
+            const int64_t c = c0 + i / q.S;
+            float xhat = (float)(((double)xv[off + i] - mu) * rs);
+            yv[off + i] = xhat * (wv ? wv[c] : 1.0f) + (bv ? bv[c] : 0.0f);
+        }
+    }
+    Tensor *in[3] = {x, w, b};
+    if (ctx_needs_grad(g, in, 3)) {
+        TapeNode *n = ctx_record(g, "group_norm", group_norm_backward, y, in, 3);
+        n->saved[0] = mean_t;
+        n->saved[1] = rstd_t;
+        NormGeom *e = arena_alloc(&g->arena, sizeof *e);
+        *e = q;
+        n->extra = e;
+    }
+    return y;
+}
+
+/* ---- layer norm over the channel dim ---- */
+
+static void layer_norm_channels_backward(Ctx *g, TapeNode *n) {
+    Tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const int64_t B = x->shape[0], C = x->shape[1], T = x->shape[2];
+    const float *gy = tensor_f32(n->out->grad), *xv = tensor_f32(x);
+    const float *mean = tensor_f32(n->saved[0]), *rstd = tensor_f32(n->saved[1]);
+    const float *wv = w ? tensor_f32(w) : NULL;
+    if (x->requires_grad && C > 0) {
+        float *gx = tensor_grad_f32(g, x);
+        #pragma omp parallel for schedule(static)
+        for (int64_t bt = 0; bt < B * T; bt++) {
+            const int64_t bi = bt / T, t = bt % T;
+            const float *xr = xv + bi * C * T + t, *gr = gy + bi * C * T + t;
+            double s_dn = 0.0, s_dnx = 0.0;
+            for (int64_t c = 0; c < C; c++) {
+                double xhat = ((double)xr[c * T] - mean[bt]) * rstd[bt], dn = (double)gr[c * T] * (wv ? wv[c] : 1.0f);
+                s_dn += dn;
+                s_dnx += dn * xhat;
+            }
+            double m_dn = s_dn / (double)C, m_dnx = s_dnx / (double)C;
+            for (int64_t c = 0; c < C; c++) {
+                double xhat = ((double)xr[c * T] - mean[bt]) * rstd[bt], dn = (double)gr[c * T] * (wv ? wv[c] : 1.0f);
+                gx[bi * C * T + c * T + t] += (float)(rstd[bt] * (dn - m_dn - xhat * m_dnx));
+            }
+        }
+    }
+    int need_w = w && w->requires_grad, need_b = b && b->requires_grad;
+    if (!need_w && !need_b) return;
+    float *gw = need_w ? tensor_grad_f32(g, w) : NULL, *gb = need_b ? tensor_grad_f32(g, b) : NULL;
+    #pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < C; c++) {
+        double aw = 0.0, ab = 0.0;
+        for (int64_t bi = 0; bi < B; bi++)
+            for (int64_t t = 0; t < T; t++) {
+                const int64_t i = (bi * C + c) * T + t, bt = bi * T + t;
+                aw += (double)gy[i] * ((double)xv[i] - mean[bt]) * rstd[bt];
+                ab += gy[i];
+            }
+        if (gw) gw[c] += (float)aw;
+        if (gb) gb[c] += (float)ab;
+    }
+}
+
+/* Layer norm over the channels of x (B, C, T) at every (item, frame): the same numbers as transposing
+ * to (B, T, C), op_layer_norm and transposing back, without the two copies. w, b (C) or NULL. */
+Tensor *op_layer_norm_channels(Ctx *g, Tensor *x, Tensor *w, Tensor *b, float eps) {
+    char dx[64];
+    SERC_ASSERT(x->ndim == 3, "layer_norm_channels: x %s, want (B, C, T)", tensor_describe(x, dx, sizeof dx));
+    const int64_t B = x->shape[0], C = x->shape[1], T = x->shape[2];
+    check_vec("layer_norm_channels", w, C);
+    check_vec("layer_norm_channels", b, C);
+    Tensor *y = tensor_empty_like(g, x);
+    Tensor *mean_t = tensor_empty(g, SERC_F32, SHAPE(B * T)), *rstd_t = tensor_empty(g, SERC_F32, SHAPE(B * T));
+    const float *xv = tensor_f32(x), *wv = w ? tensor_f32(w) : NULL, *bv = b ? tensor_f32(b) : NULL;
+    float *yv = tensor_f32(y), *mean = tensor_f32(mean_t), *rstd = tensor_f32(rstd_t);
+    /* frames of one item in blocks of 64 so that a thread reads each channel row contiguously */
+    const int64_t nblk = (T + 63) / 64;
+    #pragma omp parallel for schedule(static)
+    for (int64_t job = 0; job < B * nblk; job++) {
+        const int64_t bi = job / nblk, t0 = (job % nblk) * 64, t1 = t0 + 64 < T ? t0 + 64 : T;
+        const float *xb = xv + bi * C * T;
+        float *yb = yv + bi * C * T;
+        double s[64] = {0}, v[64] = {0};
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t t = t0; t < t1; t++) s[t - t0] += xb[c * T + t];
+        for (int64_t t = t0; t < t1; t++) s[t - t0] = C > 0 ? s[t - t0] / (double)C : 0.0;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t t = t0; t < t1; t++) {
+                double d = (double)xb[c * T + t] - s[t - t0];
+                v[t - t0] += d * d;
+            }
+        for (int64_t t = t0; t < t1; t++) {
+            v[t - t0] = 1.0 / sqrt((C > 0 ? v[t - t0] / (double)C : 0.0) + eps);
+            mean[bi * T + t] = (float)s[t - t0];
+            rstd[bi * T + t] = (float)v[t - t0];
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const float wc = wv ? wv[c] : 1.0f, bc = bv ? bv[c] : 0.0f;
+            for (int64_t t = t0; t < t1; t++) {
+                float xhat = (float)(((double)xb[c * T + t] - s[t - t0]) * v[t - t0]);
+                yb[c * T + t] = xhat * wc + bc;
+            }
+        }
+    }
+    Tensor *in[3] = {x, w, b};
+    if (ctx_needs_grad(g, in, 3)) {
+        TapeNode *n = ctx_record(g, "layer_norm_channels", layer_norm_channels_backward, y, in, 3);
+        n->saved[0] = mean_t;
+        n->saved[1] = rstd_t;
+    }
+    return y;
+}
+
+/* ---- weight normalisation ---- */
+
+/* v seen as (outer, K, inner) around `dim`; slice k holds every element with index k along dim. */
+typedef struct WnGeom {
+    int64_t outer, K, inner;
+} WnGeom;
+
+static WnGeom wn_geom(const Tensor *v, int dim) {
+    WnGeom q = {1, v->shape[dim], 1};
+    for (int d = 0; d < dim; d++) q.outer *= v->shape[d];
+    for (int d = dim + 1; d < v->ndim; d++) q.inner *= v->shape[d];
+    return q;
+}
+
+/* ||v||_k over slice k, in double. */
+static double wn_slice_norm(const float *v, WnGeom q, int64_t k) {
+    double s = 0.0;
+    for (int64_t o = 0; o < q.outer; o++)
+        for (int64_t i = 0; i < q.inner; i++) {
+            double x = v[(o * q.K + k) * q.inner + i];
+            s += x * x;
+        }
+    return sqrt(s);
+}
+
+/* w = g v / ||v||: dg_k += sum gw v / ||v||; dv += (g_k / ||v||) (gw - v (sum gw v) / ||v||^2). */
+static void weight_norm_backward(Ctx *g, TapeNode *n) {
+    Tensor *v = n->in[0], *gain = n->in[1];
+    const WnGeom q = wn_geom(v, (int)n->iattr[0]);
+    const float *gw = tensor_f32(n->out->grad), *vv = tensor_f32(v), *gv = tensor_f32(gain);
+    float *dv = v->requires_grad ? tensor_grad_f32(g, v) : NULL;
+    float *dg = gain->requires_grad ? tensor_grad_f32(g, gain) : NULL;
+    #pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < q.K; k++) {
+        const double nrm = wn_slice_norm(vv, q, k);
+        double dot = 0.0;
+        for (int64_t o = 0; o < q.outer; o++)
+            for (int64_t i = 0; i < q.inner; i++) {
+                const int64_t j = (o * q.K + k) * q.inner + i;
+                dot += (double)gw[j] * vv[j];
+            }
+        if (nrm == 0.0) continue; /* w is 0/0 (NaN) there, as in torch; nothing meaningful to pass back */
+        if (dg) dg[k] += (float)(dot / nrm);
+        if (dv) {
+            const double a = gv[k] / nrm, c = dot / (nrm * nrm);
+            for (int64_t o = 0; o < q.outer; o++)
+                for (int64_t i = 0; i < q.inner; i++) {
+                    const int64_t j = (o * q.K + k) * q.inner + i;
+                    dv[j] += (float)(a * ((double)gw[j] - vv[j] * c));
+                }
+        }
+    }
+}
+
+/* Weight normalisation (Salimans & Kingma 2016) as torch.nn.utils.weight_norm(module, dim):
+ * w = g v / ||v||, the norm taken over every dim of v except `dim`, one gain per index along dim.
+ * v any shape; gain has v.shape[dim] elements in any shape (torch stores (1, 1, K) for dim 2 of a
+ * (Cout, Cin, K) kernel). Returns w, v's shape. */
+Tensor *op_weight_norm(Ctx *g, Tensor *v, Tensor *gain, int dim) {
+    char dv[64], dg[64];
+    SERC_ASSERT(dim >= 0 && dim < v->ndim && tensor_numel(gain) == v->shape[dim],
+                "weight_norm: v %s, gain %s, dim %d (want gain with v.shape[dim] elements)",
+                tensor_describe(v, dv, sizeof dv), tensor_describe(gain, dg, sizeof dg), dim);
+    const WnGeom q = wn_geom(v, dim);
+    Tensor *w = tensor_empty_like(g, v);
+    const float *vv = tensor_f32(v), *gv = tensor_f32(gain);
+    float *wv = tensor_f32(w);
+    #pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < q.K; k++) {
+        const double s = gv[k] / wn_slice_norm(vv, q, k);
+        for (int64_t o = 0; o < q.outer; o++)
+            for (int64_t i = 0; i < q.inner; i++) {
+                const int64_t j = (o * q.K + k) * q.inner + i;
+                wv[j] = (float)(vv[j] * s);
+            }
+    }
+    Tensor *in[2] = {v, gain};
+    if (ctx_needs_grad(g, in, 2)) {
+        TapeNode *n = ctx_record(g, "weight_norm", weight_norm_backward, w, in, 2);
+        n->iattr[0] = dim;
+    }
+    return w;
+}
+
+/* ---- attention with an additive bias ---- */
+
+/* Dropout keep decision of probability element e (flat index into (B, H, Tq, Tk)). */
+static inline int attn_keep(uint64_t seed, uint64_t base, int64_t e, float p) {
+    return serc_rng_uniform01(seed, base, (uint64_t)e) >= p;
+}
+
+/* Pd (Tq, Tk) = P with dropout applied (keep / (1 - p)) for slice bh. */
+static void attn_dropped(float *pd, const float *P, int64_t bh, int Tq, int Tk, uint64_t seed, uint64_t base, float p) {
+    const float scale = 1.0f / (1.0f - p);
+    const int64_t e0 = bh * (int64_t)Tq * Tk;
+    #pragma omp parallel for schedule(static)
+    for (int64_t e = 0; e < (int64_t)Tq * Tk; e++) pd[e] = attn_keep(seed, base, e0 + e, p) ? P[e] * scale : 0.0f;
+}
+
+/* With Pd the dropped probabilities and dPd = dO V^T:
+ *   dV += Pd^T dO;  dP = dPd keep / (1 - p);  dS = P (dP - sum_j dP_j P_j)   (row-wise)
+ *   dbias += dS (summed over items when the bias is shared);  dQ += s dS K;  dK += s dS^T Q. */
+static void attention_bias_backward(Ctx *g, TapeNode *n) {
+    Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *bias = n->n_in > 3 ? n->in[3] : NULL, *out = n->out;
+    const Tensor *P = n->saved[0];
+    const int Tq = (int)q->shape[2], D = (int)q->shape[3], Tk = (int)k->shape[2];
+    const int64_t H = q->shape[1], BH = q->shape[0] * H;
+    const float p = (float)n->fattr[0];
+    const uint64_t base = (uint64_t)n->iattr[0], seed = (uint64_t)n->iattr[1];
+    const int dropped = n->iattr[2] != 0;
+    const float scale = (float)(1.0 / sqrt((double)D));
+    const float *qv = tensor_f32(q), *kv = tensor_f32(k), *vv = tensor_f32(v);
+    const float *pv = tensor_f32(P), *dout = tensor_f32(out->grad);
+    float *dq = q->requires_grad ? tensor_grad_f32(g, q) : NULL;
+    float *dk = k->requires_grad ? tensor_grad_f32(g, k) : NULL;
+    float *dv = v->requires_grad ? tensor_grad_f32(g, v) : NULL;
+    float *db = bias && bias->requires_grad ? tensor_grad_f32(g, bias) : NULL;
+    const int64_t bias_items = bias ? bias->shape[0] : 0;
+    if (Tq == 0 || Tk == 0) return;
+    float *ds = arena_alloc(&g->arena, (size_t)Tq * (size_t)Tk * sizeof(float));
+    float *pd = dropped ? arena_alloc(&g->arena, (size_t)Tq * (size_t)Tk * sizeof(float)) : NULL;
+    for (int64_t bh = 0; bh < BH; bh++) {
+        const float *Q = qv + bh * Tq * D, *K = kv + bh * Tk * D, *V = vv + bh * Tk * D;
+        const float *Pb = pv + bh * (int64_t)Tq * Tk, *dO = dout + bh * Tq * D;
+        const float *Pu = Pb; /* the probabilities that multiplied V */
+        if (dropped) {
+            attn_dropped(pd, Pb, bh, Tq, Tk, seed, base, p);
+            Pu = pd;
+        }
+        if (dv && D > 0) /* dV (Tk, D) += Pd^T (Tk, Tq) dO (Tq, D) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, D, Tq, 1.0f, Pu, Tk, dO, D, 1.0f, dv + bh * Tk * D, D);
+        if (!dq && !dk && !db) continue;
+        /* dPd (Tq, Tk) = dO (Tq, D) V^T */
+        if (D > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, 1.0f, dO, D, V, D, 0.0f, ds, Tk);
+        else
+            memset(ds, 0, (size_t)Tq * (size_t)Tk * sizeof(float));
+        const float inv_keep = dropped ? 1.0f / (1.0f - p) : 1.0f;
+        const int64_t e0 = bh * (int64_t)Tq * Tk;
+        #pragma omp parallel for schedule(static)
+        for (int i = 0; i < Tq; i++) {
+            const float *Pi = Pb + (int64_t)i * Tk;
+            float *dsi = ds + (int64_t)i * Tk;
+            if (dropped)
+                for (int j = 0; j < Tk; j++)
+                    dsi[j] = attn_keep(seed, base, e0 + (int64_t)i * Tk + j, p) ? dsi[j] * inv_keep : 0.0f;
+            double delta = 0;
+            for (int j = 0; j < Tk; j++) delta += (double)dsi[j] * Pi[j];
+            const float dl = (float)delta;
+            for (int j = 0; j < Tk; j++) dsi[j] = Pi[j] * (dsi[j] - dl);
+        }
+        if (db) {
+            float *dbs = db + ((bias_items == 1 ? 0 : bh / H) * H + bh % H) * (int64_t)Tq * Tk;
+            #pragma omp parallel for schedule(static)
+            for (int64_t e = 0; e < (int64_t)Tq * Tk; e++) dbs[e] += ds[e];
+        }
+        if (dq && D > 0) /* dQ (Tq, D) += s dS (Tq, Tk) K (Tk, D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, scale, ds, Tk, K, D, 1.0f, dq + bh * Tq * D, D);
+        if (dk && D > 0) /* dK (Tk, D) += s dS^T (Tk, Tq) Q (Tq, D) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, D, Tq, scale, ds, Tk, Q, D, 1.0f, dk + bh * Tk * D, D);
+    }
+}
+
+/* out (B, H, Tq, D) = dropout(softmax(q k^T / sqrt(D) + bias, masked)) v. See ops.h. */
+Tensor *op_attention_bias(Ctx *g, Tensor *q, Tensor *k, Tensor *v, Tensor *bias, const Tensor *key_mask,
+                          float dropout_p) {
+    char sq[64], sk[64], sv[64];
+    const float *qv = tensor_f32(q), *kv = tensor_f32(k), *vv = tensor_f32(v);
+    SERC_ASSERT(q->ndim == 4 && k->ndim == 4 && tensor_same_shape(k, v) && k->shape[0] == q->shape[0] &&
+                    k->shape[1] == q->shape[1] && k->shape[3] == q->shape[3],
+                "attention_bias: q %s, k %s, v %s (expected (B, H, Tq, D) and (B, H, Tk, D))",
+                tensor_describe(q, sq, sizeof sq), tensor_describe(k, sk, sizeof sk),
+                tensor_describe(v, sv, sizeof sv));
+    const int64_t B = q->shape[0], H = q->shape[1];
+    const int Tq = (int)q->shape[2], D = (int)q->shape[3], Tk = (int)k->shape[2];
+    SERC_ASSERT(dropout_p >= 0.0f && dropout_p < 1.0f, "attention_bias: dropout p = %g outside [0, 1)",
+                (double)dropout_p);
+    const float *bv = NULL;
+    if (bias) {
+        bv = tensor_f32(bias);
+        SERC_ASSERT(bias->ndim == 4 && (bias->shape[0] == B || bias->shape[0] == 1) && bias->shape[1] == H &&
+                        bias->shape[2] == Tq && bias->shape[3] == Tk,
+                    "attention_bias: bias %s for q %s, k %s (expected (B or 1, H, Tq, Tk))",
+                    tensor_describe(bias, sv, sizeof sv), tensor_describe(q, sq, sizeof sq),
+                    tensor_describe(k, sk, sizeof sk));
+    }
+    const uint8_t *mask = NULL;
+    if (key_mask) {
+        mask = tensor_u8(key_mask);
+        SERC_ASSERT(key_mask->ndim == 2 && key_mask->shape[0] == B && key_mask->shape[1] == Tk,
+                    "attention_bias: key_mask %s for k %s (expected (B, Tk))",
+                    tensor_describe(key_mask, sq, sizeof sq), tensor_describe(k, sk, sizeof sk));
+    }
+    const int dropped = g->training && dropout_p > 0.0f;
+    const uint64_t base = g->rng_offset;
+    if (dropped) g->rng_offset += serc_rng_blocks(B * H * (int64_t)Tq * Tk);
+    const float scale = (float)(1.0 / sqrt((double)D));
+    Tensor *out = tensor_zeros(g, SERC_F32, 4, q->shape);
+    Tensor *P = tensor_empty(g, SERC_F32, 4, (const int64_t[]){B, H, Tq, Tk});
+    float *ov = tensor_f32(out), *pv = tensor_f32(P);
+    float *pd = dropped && Tq > 0 && Tk > 0 ? arena_alloc(&g->arena, (size_t)Tq * (size_t)Tk * sizeof(float)) : NULL;
+    for (int64_t bh = 0; bh < B * H && Tq > 0 && Tk > 0; bh++) {
+        const int64_t b = bh / H;
+        const uint8_t *m = mask ? mask + b * Tk : NULL;
+        const float *bs = bv ? bv + ((bias->shape[0] == 1 ? 0 : b) * H + bh % H) * (int64_t)Tq * Tk : NULL;
+        float *Pb = pv + bh * (int64_t)Tq * Tk;
+        /* scores S (Tq, Tk) = scale Q K^T (+ bias), into P's slice */
+        if (bs) memcpy(Pb, bs, (size_t)Tq * (size_t)Tk * sizeof(float));
+        if (D > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, scale, qv + bh * Tq * D, D,
+                        kv + bh * Tk * D, D, bs ? 1.0f : 0.0f, Pb, Tk);
+        else if (!bs)
+            memset(Pb, 0, (size_t)Tq * (size_t)Tk * sizeof(float));
+        #pragma omp parallel for schedule(static)
+        for (int i = 0; i < Tq; i++) {
+            float *Pi = Pb + (int64_t)i * Tk, mx = -INFINITY;
+            for (int j = 0; j < Tk; j++)
+                if ((!m || m[j]) && Pi[j] > mx) mx = Pi[j];
+            double sum = 0;
+            for (int j = 0; j < Tk; j++) {
+                float e = (m && !m[j]) || mx == -INFINITY ? 0.0f : expf(Pi[j] - mx);
+                Pi[j] = e;
+                sum += e;
+            }
+            const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
+            for (int j = 0; j < Tk; j++) Pi[j] *= inv;
+        }
+        const float *Pu = Pb;
+        if (dropped) {
+            attn_dropped(pd, Pb, bh, Tq, Tk, g->seed, base, dropout_p);
+            Pu = pd;
+        }
+        if (D > 0) /* O (Tq, D) = Pd V */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, Pu, Tk, vv + bh * Tk * D, D, 0.0f,
+                        ov + bh * Tq * D, D);
+    }
+    Tensor *in[4] = {q, k, v, bias};
+    if (ctx_needs_grad(g, in, bias ? 4 : 3)) {
+        TapeNode *node = ctx_record(g, "attention_bias", attention_bias_backward, out, in, bias ? 4 : 3);
+        node->saved[0] = P;
+        node->fattr[0] = dropout_p;
+        node->iattr[0] = (int64_t)base;
+        node->iattr[1] = (int64_t)g->seed;
+        node->iattr[2] = dropped;
+    }
+    return out;
+}
