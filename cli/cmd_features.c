@@ -37,9 +37,9 @@ static const char *FEATURES_HELP =
     "with __metadata__ preset, mel_config (the resolved MelConfig as JSON), n_mels, n_features,\n"
     "sample_rate, manifest, utterances and skipped. An utterance that cannot be decoded (or is too short\n"
     "for one frame) is skipped with a message naming its manifest line and file, and counted; --strict\n"
-    "stops at the first one instead and writes nothing. All features are held in memory until the file\n"
-    "is written (4 bytes per value). Prints progress every --progress utterances, then the shapes and the\n"
-    "timing.\n"
+    "stops at the first one instead and writes nothing. The file is written in manifest order as utterances\n"
+    "finish, through a temporary file renamed into place at the end: memory holds only the utterances in\n"
+    "flight (a few per worker). Prints progress every --progress utterances, then the shapes and the timing.\n"
     "\n"
     "options:\n"
     "  --preset NAME      torchaudio | kaldi | whisper | librosa (required):\n"
@@ -136,10 +136,13 @@ typedef struct ManifestJob {
     int strict;
     long progress;
     double t0;
-    float **feats;   /* (n) features of utterance i, NULL when bad or not reached */
+    float **feats;   /* (n) features of utterance i, NULL when bad, not reached or already written */
     int64_t *frames; /* (n) */
+    uint8_t *finished; /* (n) 1 once utterance i is featurised or found bad */
     pthread_mutex_t mu;
+    pthread_cond_t cond; /* a job finished, or one was written */
     int next, done, bad, stop;
+    int written, window; /* the writer has handled [0, written); workers stay within window of it */
     double audio_s, load_s, feat_s; /* summed over workers */
     SercErr first_err;              /* --strict: the error that stopped the run */
 } ManifestJob;
@@ -153,6 +156,7 @@ static void *manifest_worker(void *arg) {
     int nf = mel_num_features(cfg);
     for (;;) {
         pthread_mutex_lock(&J->mu);
+        while (!J->stop && J->next < J->m->n && J->next - J->written >= J->window) pthread_cond_wait(&J->cond, &J->mu);
         int i = J->stop || J->next >= J->m->n ? -1 : J->next++;
         pthread_mutex_unlock(&J->mu);
         if (i < 0) break;
@@ -197,6 +201,8 @@ static void *manifest_worker(void *arg) {
             J->load_s += t1 - t0;
             J->feat_s += t2 - t1;
         }
+        J->finished[i] = 1;
+        pthread_cond_broadcast(&J->cond);
         if (J->progress > 0 && J->done % J->progress == 0 && J->done < J->m->n && !J->stop) {
             double el = now_s() - J->t0;
             fprintf(stderr, "serc features: %d/%d utterances (%d skipped), %.1f s, %.0fx realtime\n", J->done,
@@ -263,23 +269,67 @@ static int features_manifest(const MelPlan *plan, const char *preset, const char
     ManifestJob J = {.m = m, .plan = plan, .strict = strict, .progress = progress, .t0 = t0};
     J.feats = calloc((size_t)m->n, sizeof *J.feats);
     J.frames = calloc((size_t)m->n, sizeof *J.frames);
+    J.finished = calloc((size_t)m->n + 1, 1);
     int nw = workers > 0 ? (int)(workers > 256 ? 256 : workers) : serc_num_threads();
     if (nw > m->n) nw = m->n;
+    J.window = 4 * nw + 4;
     pthread_t *th = calloc((size_t)nw, sizeof *th);
-    int status = CLI_OK;
-    if (!J.feats || !J.frames || !th) {
+    int status = CLI_OK, started = 0;
+    SafetensorsStream *st = NULL;
+    if (!J.feats || !J.frames || !J.finished || !th) {
         status = cli_fail(cmd, "out of memory for %d utterances", m->n);
         goto done;
     }
+    /* written in manifest order as the workers finish: memory holds the window of utterances in flight */
+    if (!(st = safetensors_stream_open(out_path, &err))) {
+        status = cli_fail(cmd, "%s", err.msg);
+        goto done;
+    }
     pthread_mutex_init(&J.mu, NULL);
-    int started = 0;
+    pthread_cond_init(&J.cond, NULL);
     for (; started < nw; started++)
         if (pthread_create(&th[started], NULL, manifest_worker, &J) != 0) break;
     if (started == 0) manifest_worker(&J); /* no thread could be started: do it here */
+    int64_t min_f = INT64_MAX, max_f = 0, tot_f = 0;
+    int good = 0, write_failed = 0;
+    for (int i = 0; i < m->n; i++) {
+        pthread_mutex_lock(&J.mu);
+        while (!J.finished[i] && !J.stop) pthread_cond_wait(&J.cond, &J.mu);
+        int ok = J.finished[i] && !(strict && J.stop);
+        float *f = J.feats[i];
+        J.feats[i] = NULL;
+        pthread_mutex_unlock(&J.mu);
+        if (!ok) break;
+        if (f && !write_failed) {
+            SafetensorsEntry e = {.name = m->utts[i].id, .dtype = SERC_F32, .ndim = 2, .data = f};
+            e.shape[0] = J.frames[i];
+            e.shape[1] = nf;
+            if (safetensors_stream_add(st, &e, &err) < 0) {
+                write_failed = 1;
+                pthread_mutex_lock(&J.mu);
+                J.stop = 1; /* the workers stop taking utterances */
+                pthread_mutex_unlock(&J.mu);
+            }
+            good++;
+            if (J.frames[i] < min_f) min_f = J.frames[i];
+            if (J.frames[i] > max_f) max_f = J.frames[i];
+            tot_f += J.frames[i];
+        }
+        free(f);
+        pthread_mutex_lock(&J.mu);
+        J.written = i + 1;
+        pthread_cond_broadcast(&J.cond);
+        pthread_mutex_unlock(&J.mu);
+        if (write_failed) break;
+    }
     for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    pthread_cond_destroy(&J.cond);
     pthread_mutex_destroy(&J.mu);
     double t1 = now_s();
-    int good = m->n - J.bad;
+    if (write_failed) {
+        status = cli_fail(cmd, "%s", err.msg);
+        goto done;
+    }
     if (strict && J.stop) {
         status = cli_fail(cmd, "%s", J.first_err.msg);
         fprintf(stderr, "serc features: stopped at a bad utterance (--strict); %s not written\n", out_path);
@@ -289,23 +339,6 @@ static int features_manifest(const MelPlan *plan, const char *preset, const char
         status = cli_fail(cmd, "%s: none of the %d utterances could be featurised; %s not written", manifest_path,
                           m->n, out_path);
         goto done;
-    }
-    SafetensorsEntry *ent = calloc((size_t)good, sizeof *ent);
-    if (!ent) {
-        status = cli_fail(cmd, "out of memory");
-        goto done;
-    }
-    int64_t min_f = INT64_MAX, max_f = 0, tot_f = 0;
-    int k = 0;
-    for (int i = 0; i < m->n; i++) {
-        if (!J.feats[i]) continue;
-        ent[k] = (SafetensorsEntry){.name = m->utts[i].id, .dtype = SERC_F32, .ndim = 2, .data = J.feats[i]};
-        ent[k].shape[0] = J.frames[i];
-        ent[k].shape[1] = nf;
-        k++;
-        if (J.frames[i] < min_f) min_f = J.frames[i];
-        if (J.frames[i] > max_f) max_f = J.frames[i];
-        tot_f += J.frames[i];
     }
     JsonBuf cj = {0};
     mel_config_json(cfg, &cj);
@@ -318,10 +351,10 @@ static int features_manifest(const MelPlan *plan, const char *preset, const char
     const char *meta[] = {"format", "serc-features", "preset", preset, "mel_config", cj.data, "n_mels", s_mels,
                           "n_features", s_nf, "sample_rate", s_sr, "manifest", manifest_path, "utterances", s_utt,
                           "skipped", s_bad, NULL};
-    int wrc = safetensors_write(out_path, ent, good, meta, &err);
+    int wrc = safetensors_stream_close(st, meta, &err);
+    st = NULL;
     double t2 = now_s();
     jsonbuf_free(&cj);
-    free(ent);
     if (wrc) {
         status = cli_fail(cmd, "%s", err.msg);
         goto done;
@@ -336,9 +369,11 @@ static int features_manifest(const MelPlan *plan, const char *preset, const char
            J.audio_s, wall, started ? started : 1, wall > 0 ? J.audio_s / wall : 0.0, J.load_s / (started ? started : 1),
            J.feat_s / (started ? started : 1), t2 - t1);
 done:
+    safetensors_stream_abort(st);
     for (int i = 0; J.feats && i < m->n; i++) free(J.feats[i]);
     free(J.feats);
     free(J.frames);
+    free(J.finished);
     free(th);
     manifest_free(m);
     return status;
