@@ -37,6 +37,13 @@ void ser_model_config_default(SerModelConfig *cfg) {
     cfg->edrl_block_dim = 16;
     cfg->edrl_shared_dim = 64;
     cfg->mea_components = 0;
+    cfg->text_dim = 0;
+    cfg->text_layer = -1;
+    cfg->mater_levels = MATER_ALL_LEVELS;
+    cfg->mater_text_only = 0;
+    snprintf(cfg->mater_utt_fusion, sizeof cfg->mater_utt_fusion, "concat");
+    cfg->mater_dim = 128;
+    cfg->mater_heads = 4;
 }
 
 static int frontend_kind(const char *s, SerFrontendKind *k) {
@@ -107,6 +114,19 @@ int ser_model_config_check(const SerModelConfig *c, SercErr *err) {
                          c->edrl_shared_dim);
     if (c->mea_components < 0) return serc_fail(err, "mea.components: %d is negative", c->mea_components);
     if (c->mea_components > 0 && !c->edrl) return serc_fail(err, "mea.components: MEA aligns EDRL's embeddings; set model.edrl = true");
+    if (c->text_dim < 0) return serc_fail(err, "model.text_dim: %d is negative", c->text_dim);
+    if (c->text_dim > 0) {
+        if (c->edrl) return serc_fail(err, "model.edrl: EDRL and MATER (model.text_encoder) do not combine; turn one off");
+        if (!c->mater_text_only && !(c->mater_levels & MATER_ALL_LEVELS))
+            return serc_fail(err, "model.mater_levels: empty; name at least one of word, utterance, embedding (or set "
+                                  "model.mater_text_only = true)");
+        if (mater_utt_fusion_kind(c->mater_utt_fusion) < 0)
+            return serc_fail(err, "model.mater_utt_fusion: \"%s\" is not one of concat, cross", c->mater_utt_fusion);
+        if (c->mater_dim < 1) return serc_fail(err, "model.mater_dim: %d, want at least 1", c->mater_dim);
+        if (c->mater_heads < 1 || c->mater_dim % c->mater_heads)
+            return serc_fail(err, "model.mater_heads: model.mater_dim %d is not divisible by %d heads", c->mater_dim,
+                             c->mater_heads);
+    }
     return 0;
 }
 
@@ -155,6 +175,28 @@ void ser_model_register(SerModel *m, ParamStore *ps, const SerModelConfig *cfg) 
     mlp_head_register(&m->classifier, ps, "classifier", cls_in, cfg->head_hidden, cfg->n_classes, cfg->dropout);
     if (cfg->proj_dim > 0) projection_head_register(&m->projection, ps, "projection", m->pooled_dim, m->pooled_dim, cfg->proj_dim);
     if (cfg->avd) mlp_head_register(&m->avd_head, ps, "avd", m->pooled_dim, cfg->head_hidden, 3, cfg->dropout);
+    if (cfg->text_dim > 0) {
+        MaterConfig mc = {.levels = cfg->mater_levels, .text_only = cfg->mater_text_only,
+                          .utt_fusion = (MaterUttFusion)mater_utt_fusion_kind(cfg->mater_utt_fusion),
+                          .audio_dim = cfg->dim, .pooled_dim = m->pooled_dim, .text_dim = cfg->text_dim,
+                          .dim = cfg->mater_dim, .heads = cfg->mater_heads, .head_hidden = cfg->head_hidden,
+                          .dropout = cfg->dropout, .n_classes = cfg->n_classes, .avd = cfg->avd};
+        mater_register(&m->mater, ps, &mc);
+    }
+}
+
+void ser_model_set_text_encoder(SerModel *m, const TextEncoder *enc) {
+    SERC_ASSERT(m->cfg.text_dim > 0 && enc && text_encoder_config(enc)->hidden_size == m->cfg.text_dim,
+                "ser_model: a text encoder of width %d for a model with text_dim %d",
+                enc ? text_encoder_config(enc)->hidden_size : 0, m->cfg.text_dim);
+    m->text_encoder = enc;
+}
+
+int ser_model_time_stride(const SerModel *m) {
+    if (m->frontend != SER_FRONTEND_CNN2D) return 1;
+    int s = 1;
+    for (int i = 0; i < m->cnn.n_blocks; i++) s *= m->cnn.cfg.pool_time;
+    return s;
 }
 
 void ser_model_init(SerModel *m, uint64_t seed) {
@@ -169,6 +211,7 @@ void ser_model_init(SerModel *m, uint64_t seed) {
     mlp_head_init(&m->classifier, &r);
     if (m->cfg.proj_dim > 0) projection_head_init(&m->projection, &r);
     if (m->cfg.avd) mlp_head_init(&m->avd_head, &r);
+    if (m->cfg.text_dim > 0) mater_init(&m->mater, &r);
 }
 
 int64_t ser_model_out_frames(const SerModel *m, int64_t T) {
@@ -177,7 +220,8 @@ int64_t ser_model_out_frames(const SerModel *m, int64_t T) {
     return T;
 }
 
-SerOutput ser_model_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths) {
+/* The audio model: everything but MATER. */
+static SerOutput audio_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths) {
     char df[64], dl[64];
     const int L = m->cfg.in_layers;
     SERC_ASSERT(feats->ndim == 3 && feats->shape[2] == (int64_t)m->cfg.n_mels * L && lengths->ndim == 1 &&
@@ -225,6 +269,34 @@ SerOutput ser_model_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *le
     if (m->cfg.proj_dim > 0) o.embedding = projection_head_forward(g, &m->projection, o.pooled);
     if (m->cfg.avd) o.avd = mlp_head_forward(g, &m->avd_head, o.pooled);
     return o;
+}
+
+SerOutput ser_model_forward_text(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths, const SerTextInput *t) {
+    if (m->cfg.text_dim == 0) return audio_forward(g, m, feats, lengths);
+    SERC_ASSERT(m->text_encoder, "ser_model: a MATER model (text_dim %d) without its text encoder "
+                                 "(ser_model_set_text_encoder)", m->cfg.text_dim);
+    const int B = (int)feats->shape[0];
+    SerOutput o;
+    memset(&o, 0, sizeof o);
+    MaterAudio a;
+    memset(&a, 0, sizeof a);
+    if (!m->cfg.mater_text_only) {
+        o = audio_forward(g, m, feats, lengths);
+        a = (MaterAudio){.frames = o.frames, .frame_lengths = o.frame_lengths, .pooled = o.pooled, .logits = o.logits,
+                         .avd = o.avd, .frame_rate = t ? t->frame_rate / ser_model_time_stride(m) : 0.0};
+    }
+    MaterText tx;
+    SercErr err;
+    if (mater_encode_text(g, m->text_encoder, m->cfg.text_layer, t, B, &tx, &err))
+        serc_die("ser_model: the batch's text: %s", err.msg);
+    o.mater = mater_forward(g, &m->mater, &tx, &a, t);
+    o.logits = o.mater.logits;
+    o.avd = o.mater.avd;
+    return o;
+}
+
+SerOutput ser_model_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths) {
+    return ser_model_forward_text(g, m, feats, lengths, NULL);
 }
 
 /* ---- description ---- */
@@ -307,6 +379,18 @@ static void print_architecture(const SerModel *m, FILE *f) {
     fprintf(f, "\n  -> classifier (hidden %d, dropout %g) -> %d classes", c->head_hidden, (double)c->dropout, c->n_classes);
     if (c->proj_dim) fprintf(f, "; projection -> %d", c->proj_dim);
     if (c->avd) fprintf(f, "; A/V/D head -> 3");
+    if (c->text_dim > 0) {
+        if (c->mater_text_only) {
+            fprintf(f, "\n  MATER text only: text encoder (%d) layer %d -> text head", c->text_dim, c->text_layer);
+        } else {
+            fprintf(f, "\n  MATER (text encoder %d, layer %d, fusion width %d, %d heads): levels", c->text_dim, c->text_layer,
+                    c->mater_dim, c->mater_heads);
+            for (int l = 0; l < MATER_N_LEVELS; l++)
+                if (c->mater_levels & (1 << l)) fprintf(f, " %s", mater_level_names[l]);
+            if (c->mater_levels & MATER_UTTERANCE) fprintf(f, " (utterance fusion %s)", c->mater_utt_fusion);
+            fprintf(f, "; logits = mean of the levels'");
+        }
+    }
     fprintf(f, "\n");
 }
 

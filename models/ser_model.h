@@ -6,12 +6,14 @@
  *     -> FLAM self-attention block (when flam)                    (B, T', dim)
  *     -> pooling: "attention" (FLAM's, needs flam) | "mean" | "stats" (attentive statistics, 2 dim)
  *     -> EDRL branches (when edrl): embedding (B, C d_b + d_s) replaces the pooled vector below
+ *     -> MATER (when text_dim > 0, models/mater.h): word, utterance and embedding-level fusion with a
+ *        frozen text encoder's states; logits and avd become the mean of the enabled levels'
  *     -> classifier MlpHead -> logits (B, n_classes); the fitted MEA read-out's logits when present
  *        projection head  -> embedding (B, proj_dim)   when proj_dim > 0
  *        A/V/D MlpHead    -> avd (B, 3)                when avd
  *
  * Parameter names: "frontend.*", "input_proj", "flam.*", "pooling.*" (stats), "classifier.*",
- * "projection.*", "avd.*", "edrl.*", "mea.*". Initialisation (ser_model_init): one Philox stream (seed, offset 0) drawn in
+ * "projection.*", "avd.*", "edrl.*", "mea.*", "mater.*". Initialisation (ser_model_init): one Philox stream (seed, offset 0) drawn in
  * registration order; every Linear and conv PyTorch's default U(+-1/sqrt(fan_in)), layer and batch
  * norms weight 1, bias 0, running mean 0, running variance 1 (docs/models.md has the table).
  */
@@ -24,6 +26,7 @@
 #include "flam.h"
 #include "frontends.h"
 #include "heads.h"
+#include "mater.h"
 #include "pooling.h"
 #include "ssl.h"
 
@@ -64,6 +67,15 @@ typedef struct SerModelConfig {
     int edrl_block_dim;                    /* 16: width of each class block of the intra-class branch */
     int edrl_shared_dim;                   /* 64: width of the inter-class branch */
     int mea_components;                    /* 0; K > 0 registers the MEA read-out (fitted after training) */
+    /* MATER (models/mater.h): acoustic-textual fusion with a frozen text encoder attached after
+       registration (ser_model_set_text_encoder); text_dim = 0 is the audio-only model */
+    int text_dim;                          /* 0; the text encoder's hidden size */
+    int text_layer;                        /* -1: the encoder's hidden state read (negative from the last) */
+    int mater_levels;                      /* MATER_ALL_LEVELS: MATER_WORD | MATER_UTTERANCE | MATER_EMBEDDING */
+    int mater_text_only;                   /* 0; 1: the text head alone (no audio forward) */
+    char mater_utt_fusion[8];              /* "concat" (default) | "cross" */
+    int mater_dim;                         /* 128: fusion width */
+    int mater_heads;                       /* 4: attention heads of the word block and cross attention */
 } SerModelConfig;
 
 typedef enum SerFrontendKind { SER_FRONTEND_NONE = 0, SER_FRONTEND_CNN2D, SER_FRONTEND_TDNN } SerFrontendKind;
@@ -83,6 +95,8 @@ typedef struct SerModel {
     ProjectionHead projection;
     Edrl edrl;
     SslLayerSum layer_sum;
+    Mater mater;                           /* when cfg.text_dim > 0 */
+    const TextEncoder *text_encoder;       /* borrowed, frozen; set by ser_model_set_text_encoder */
 } SerModel;
 
 typedef struct SerOutput {
@@ -94,6 +108,8 @@ typedef struct SerOutput {
     Tensor *frames;        /* (B, T', dim): the frames that were pooled */
     Tensor *frame_lengths; /* (B) i32: valid frames after the front end */
     EdrlOutput edrl;       /* when cfg.edrl; logits are edrl.mea_logits once MEA is fitted */
+    MaterOutput mater;     /* when cfg.text_dim > 0: per-level logits, per-word weights (mater.word_weights);
+                              logits and avd are mater.logits and mater.avd */
 } SerOutput;
 
 /* Fills the defaults written beside each field above. */
@@ -109,6 +125,20 @@ void ser_model_init(SerModel *m, uint64_t seed);
 /* feats (B, T, n_mels) f32, lengths (B) i32/i64 in [0, T]. Dropout and batch statistics follow
  * g->training. */
 SerOutput ser_model_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths);
+
+/* Attaches the frozen text encoder a model with text_dim > 0 reads (its hidden size must be text_dim);
+ * the model borrows it. */
+void ser_model_set_text_encoder(SerModel *m, const TextEncoder *enc);
+
+/* The forward with the batch's text (models/mater.h, SerTextInput: words with times relative to the
+ * first input frame). t NULL: every item's text is empty. An audio-only model (text_dim = 0) ignores t;
+ * ser_model_forward on a text model is this with t = NULL. In text-only mode the audio path is not run
+ * (pooled, frames, embedding NULL). Aborts when the text cannot be encoded (an invariant: the manifest
+ * reader checked the text, and long texts are truncated). */
+SerOutput ser_model_forward_text(Ctx *g, const SerModel *m, Tensor *feats, Tensor *lengths, const SerTextInput *t);
+
+/* Input frames per frame after the front end along time (the CNN's time pooling; 1 otherwise). */
+int ser_model_time_stride(const SerModel *m);
 
 /* Frames after the front end for an input of T frames. */
 int64_t ser_model_out_frames(const SerModel *m, int64_t T);

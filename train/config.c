@@ -90,6 +90,25 @@ static const ConfigKey SCHEMA[] = {
       "branch after pooling; the classifier reads their concatenation (docs/methods.md, EDRL-MEA)."),
     K(model, edrl_block_dim, CFG_INT, "16", 1, 4096, 0, NULL, "Width of each class block of EDRL's intra-class branch."),
     K(model, edrl_shared_dim, CFG_INT, "64", 1, 4096, 0, NULL, "Width of EDRL's inter-class (shared) branch."),
+    K(model, text_encoder, CFG_STRING, "\"\"", 0, 0, 0, NULL,
+      "MATER's text branch: folder of a Hugging Face BERT or RoBERTa checkpoint with its tokenizer (frozen, not "
+      "in the checkpoint; docs/encoders.md), run on each utterance's manifest words (or transcript); \"\" = "
+      "audio only (docs/methods.md, MATER)."),
+    K(model, text_layer, CFG_INT, "-1", -64, 64, 0, NULL,
+      "Hidden state of the text encoder MATER reads: -1 the last layer, 0 the embeddings, negative counts from "
+      "the last."),
+    K(model, mater_levels, CFG_STRING_ARRAY, "[\"word\", \"utterance\", \"embedding\"]", 0, 0, 0, NULL,
+      "MATER fusion levels, any of word (word-aligned frames and word vectors), utterance (pooled audio and "
+      "text) and embedding (late fusion of the audio-only and text-only heads); the logits are the mean of "
+      "the levels'."),
+    K(model, mater_utt_fusion, CFG_STRING, "\"concat\"", 0, 0, 0, "concat,cross",
+      "MATER utterance level: concat (Linear over [pooled audio, mean text]) or cross (frames attend to the "
+      "text tokens, then mean over frames)."),
+    K(model, mater_text_only, CFG_BOOL, "false", 0, 0, 0, NULL,
+      "MATER: the text head alone (no audio); model.mater_levels is then ignored."),
+    K(model, mater_dim, CFG_INT, "128", 1, 4096, 0, NULL, "MATER fusion width."),
+    K(model, mater_heads, CFG_INT, "4", 1, 256, 0, NULL,
+      "Attention heads of MATER's word block and cross attention; must divide model.mater_dim."),
 
     K(loss, ce, CFG_FLOAT, "1.0", NONNEG, NULL, "Weight of cross-entropy."),
     K(loss, focal, CFG_FLOAT, "0.0", NONNEG, NULL, "Weight of focal loss."),
@@ -112,6 +131,9 @@ static const ConfigKey SCHEMA[] = {
       "EDRL: weight of the inter-class branch's reconstruction of the input's log-mel mean and std."),
     K(loss, edrl_orth, CFG_FLOAT, "0.1", NONNEG, NULL,
       "EDRL: weight of the decorrelation of the intra-class and inter-class branches over the batch."),
+    K(loss, mater_heads, CFG_FLOAT, "1.0", NONNEG, NULL,
+      "MATER: weight of cross-entropy on each head's own logits (word, utterance, audio-only, text-only), "
+      "averaged over the heads, beside the loss on the combined logits."),
 
     K(eam, enabled, CFG_BOOL, "false", 0, 0, 0, NULL, "Energy-adaptive mixup on training waveforms (docs/methods.md)."),
     K(eam, prob, CFG_FLOAT, "0.5", 0, 1, 0, NULL, "Probability that a training utterance is mixed."),
@@ -469,6 +491,13 @@ int config_validate(const TrainConfig *cfg, SercErr *err) {
     for (int i = 0; i < c->n; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(c->v[i], c->v[j])) return serc_fail(err, "config: data.classes names \"%s\" twice", c->v[i]);
+    const ConfigStrings *lv = &cfg->model.mater_levels;
+    for (int i = 0; i < lv->n; i++) {
+        if (strcmp(lv->v[i], "word") && strcmp(lv->v[i], "utterance") && strcmp(lv->v[i], "embedding"))
+            return serc_fail(err, "config: model.mater_levels: \"%s\" is not one of word, utterance, embedding", lv->v[i]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(lv->v[i], lv->v[j])) return serc_fail(err, "config: model.mater_levels names \"%s\" twice", lv->v[i]);
+    }
     return 0;
 }
 

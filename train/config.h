@@ -57,12 +57,18 @@ typedef struct ModelConfig {
     double dropout;
     int proj_dim, avd;
     int edrl, edrl_block_dim, edrl_shared_dim;
+    char *text_encoder;
+    int text_layer;
+    ConfigStrings mater_levels;
+    char *mater_utt_fusion;
+    int mater_text_only, mater_dim, mater_heads;
 } ModelConfig;
 
 typedef struct LossConfig {
     double ce, focal, focal_gamma, kl, center, center_lr, supcon, temperature, ccc, label_smoothing;
     int class_weights, normalise;
     double edrl_intra, edrl_recon, edrl_orth;
+    double mater_heads;
 } LossConfig;
 
 typedef struct MeaConfig {
@@ -121,7 +127,8 @@ int config_load(TrainConfig *cfg, const char *path, SercErr *err);
 int config_set(TrainConfig *cfg, const char *assignment, SercErr *err);
 
 /* Checks relations between keys, after the file and every --set: eam.snr_min <= eam.snr_max;
- * model.dim divisible by model.heads when model.flam; data.classes without duplicates. */
+ * model.dim divisible by model.heads when model.flam; data.classes without duplicates; model.mater_levels
+ * names known levels, each once. */
 int config_validate(const TrainConfig *cfg, SercErr *err);
 
 /* Writes every key, in schema order, as TOML that config_parse reads back to an equal config; each key

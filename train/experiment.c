@@ -49,7 +49,7 @@ LabelMap *experiment_labels(const TrainConfig *cfg, SercErr *err) {
     return m;
 }
 
-static void model_config_from(const TrainConfig *cfg, int n_classes, SerModelConfig *mc) {
+static int model_config_from(const TrainConfig *cfg, int n_classes, SerModelConfig *mc, SercErr *err) {
     ser_model_config_default(mc);
     copy_str(mc->frontend, sizeof mc->frontend, cfg->model.frontend);
     mc->n_mels = cfg->data.n_mels;
@@ -72,6 +72,20 @@ static void model_config_from(const TrainConfig *cfg, int n_classes, SerModelCon
     mc->edrl_block_dim = cfg->model.edrl_block_dim;
     mc->edrl_shared_dim = cfg->model.edrl_shared_dim;
     mc->mea_components = cfg->mea.components;
+    mc->text_layer = cfg->model.text_layer;
+    mc->mater_levels = 0;
+    for (i = 0; i < cfg->model.mater_levels.n; i++) {
+        int bit = mater_level_bit(cfg->model.mater_levels.v[i]);
+        if (!bit)
+            return serc_fail(err, "model.mater_levels: \"%s\" is not one of word, utterance, embedding",
+                             cfg->model.mater_levels.v[i]);
+        mc->mater_levels |= bit;
+    }
+    mc->mater_text_only = cfg->model.mater_text_only;
+    copy_str(mc->mater_utt_fusion, sizeof mc->mater_utt_fusion, cfg->model.mater_utt_fusion);
+    mc->mater_dim = cfg->model.mater_dim;
+    mc->mater_heads = cfg->model.mater_heads;
+    return 0;
 }
 
 int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, SercErr *err) {
@@ -83,8 +97,11 @@ int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, Se
     e->mel.sample_rate = cfg->data.sample_rate;
     e->mel.cmvn = MEL_CMVN_MEAN_VAR; /* per-utterance normalisation: level and channel differences removed */
     if (mel_config_validate(&e->mel, err) < 0) return serc_fail_prefix(err, "data (feature front end)");
-    model_config_from(cfg, labels->n, &e->model_cfg);
+    if (model_config_from(cfg, labels->n, &e->model_cfg, err) < 0) return -1;
     e->model_cfg.n_mels = mel_num_features(&e->mel);
+    MelConfig resolved;
+    if (mel_config_resolve(&e->mel, &resolved, err) < 0) return serc_fail_prefix(err, "data (feature front end)");
+    e->frame_rate = (double)resolved.sample_rate / (double)resolved.hop_length;
     if (cfg->data.features && cfg->data.features[0]) {
         if (cfg->eam.enabled)
             return serc_fail(err, "eam.enabled: energy-adaptive mixup mixes audio, and data.features replaces audio by "
@@ -93,13 +110,37 @@ int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, Se
             return serc_fail_prefix(err, "data.features");
         e->model_cfg.n_mels = e->cache->dim;
         e->model_cfg.in_layers = e->cache->n_sel;
+        e->frame_rate = e->cache->frame_rate;
     }
     if ((cfg->loss.center > 0 || cfg->loss.supcon > 0) && e->model_cfg.proj_dim <= 0)
         return serc_fail(err, "loss.center and loss.supcon need an embedding: set model.proj_dim > 0");
     if (cfg->loss.ccc > 0 && !e->model_cfg.avd) return serc_fail(err, "loss.ccc needs the A/V/D head: set model.avd = true");
+    const char *text_dir = cfg->model.text_encoder;
+    if (text_dir[0]) {
+        /* MATER: the frozen text encoder, loaded once; its width sizes the fusion */
+        if (cfg->model.mater_text_only && (cfg->loss.center > 0 || cfg->loss.supcon > 0))
+            return serc_fail(err, "model.mater_text_only: a text-only model has no audio embedding for loss.center / "
+                                  "loss.supcon; set them to 0");
+        if (!(e->text_encoder = text_encoder_load(text_dir, err))) return serc_fail_prefix(err, "model.text_encoder");
+        const TextEncoderConfig *tc = text_encoder_config(e->text_encoder);
+        int rc = 0;
+        if (!text_encoder_tokenizer(e->text_encoder))
+            rc = serc_fail(err, "model.text_encoder: %s has no tokenizer (vocab.txt, or vocab.json and merges.txt)", text_dir);
+        else if (cfg->model.text_layer > tc->num_layers || cfg->model.text_layer < -(tc->num_layers + 1))
+            rc = serc_fail(err, "model.text_layer: %d, the encoder in %s has hidden states 0..%d (or -1..-%d)",
+                           cfg->model.text_layer, text_dir, tc->num_layers, tc->num_layers + 1);
+        e->model_cfg.text_dim = tc->hidden_size;
+        if (rc == 0 && ser_model_config_check(&e->model_cfg, err) < 0) rc = serc_fail_prefix(err, "model");
+        if (rc < 0) {
+            text_encoder_free(e->text_encoder);
+            e->text_encoder = NULL;
+            return -1;
+        }
+    }
     if (ser_model_config_check(&e->model_cfg, err) < 0) return serc_fail_prefix(err, "model");
     e->ps = params_new();
     ser_model_register(&e->model, e->ps, &e->model_cfg);
+    if (e->text_encoder) ser_model_set_text_encoder(&e->model, e->text_encoder);
     if (cfg->loss.center > 0) e->centers = params_add(e->ps, "loss.centers", SHAPE(labels->n, e->model_cfg.proj_dim));
     params_finalize(e->ps);
     ser_model_init(&e->model, (uint64_t)cfg->run.seed);
@@ -110,6 +151,7 @@ int experiment_build(Experiment *e, const TrainConfig *cfg, LabelMap *labels, Se
 
 void experiment_free(Experiment *e) {
     featcache_close(e->cache);
+    text_encoder_free(e->text_encoder);
     params_free(e->ps);
     labelmap_free(e->labels);
     config_free(&e->cfg);
@@ -162,6 +204,73 @@ void experiment_batch_tensors(Ctx *g, const LoaderBatch *b, BatchTensors *t) {
         for (int k = 0; k < 3; k++)
             if (!b->has_avd[i * 3 + k]) t->all_avd = 0;
     }
+}
+
+/* Whitespace-separated words of s, copied into the arena. */
+static int split_words(Ctx *g, const char *s, const char ***out) {
+    int n = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+    }
+    const char **w = arena_alloc(&g->arena, sizeof(char *) * (size_t)(n > 0 ? n : 1));
+    int k = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (!*p) break;
+        const char *q = p;
+        while (*q && *q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') q++;
+        char *c = arena_alloc(&g->arena, (size_t)(q - p) + 1);
+        memcpy(c, p, (size_t)(q - p));
+        c[q - p] = '\0';
+        w[k++] = c;
+        p = q;
+    }
+    *out = w;
+    return n;
+}
+
+const SerTextInput *experiment_batch_text(Ctx *g, const Experiment *e, const Manifest *m, const LoaderBatch *b) {
+    if (!e->text_encoder) return NULL;
+    SerTextInput *t = arena_calloc(&g->arena, sizeof *t);
+    SerTextItem *items = arena_calloc(&g->arena, sizeof *items * (size_t)(b->B > 0 ? b->B : 1));
+    t->B = b->B;
+    t->items = items;
+    t->frame_rate = e->frame_rate;
+    /* the crop's start in seconds: loader offsets are samples of the audio, or frames of cached features */
+    const double per_offset = e->cache ? 1.0 / e->cache->frame_rate : 1.0 / (double)e->mel.sample_rate;
+    for (int i = 0; i < b->B; i++) {
+        SERC_ASSERT(b->index[i] >= 0 && b->index[i] < m->n, "experiment_batch_text: manifest index %d outside [0, %d)",
+                    b->index[i], m->n);
+        const Utterance *u = &m->utts[b->index[i]];
+        SerTextItem *it = &items[i];
+        if (u->has_words && u->n_words > 0) {
+            const double crop = (double)b->offset[i] * per_offset;
+            const char **w = arena_alloc(&g->arena, sizeof(char *) * (size_t)u->n_words);
+            double *st = arena_alloc(&g->arena, sizeof(double) * (size_t)u->n_words);
+            double *en = arena_alloc(&g->arena, sizeof(double) * (size_t)u->n_words);
+            for (int k = 0; k < u->n_words; k++) {
+                w[k] = u->words[k].w;
+                st[k] = u->words[k].start - crop;
+                en[k] = u->words[k].end - crop;
+            }
+            it->n_words = u->n_words;
+            it->words = w;
+            it->start = st;
+            it->end = en;
+        } else if (u->transcript) {
+            const char **w;
+            it->n_words = split_words(g, u->transcript, &w);
+            it->words = w;
+        }
+    }
+    return t;
+}
+
+SerOutput experiment_forward(Ctx *g, const Experiment *e, const Manifest *m, const LoaderBatch *b, const BatchTensors *t) {
+    return ser_model_forward_text(g, &e->model, t->feats, t->lengths, experiment_batch_text(g, e, m, b));
 }
 
 int argmax_f32(const float *x, int n) {

@@ -20,6 +20,8 @@ typedef struct Experiment {
     ParamStore *ps;
     Tensor *centers; /* (C, proj_dim) "loss.centers", or NULL */
     FeatureCache *cache; /* data.features opened, or NULL (log-mel from audio) */
+    TextEncoder *text_encoder; /* model.text_encoder loaded (frozen, MATER), or NULL: owned */
+    double frame_rate;   /* input frames per second (log-mel: sample_rate / hop; cached: the file's) */
 } Experiment;
 
 /* Builds the model for cfg and labels (taking ownership of labels); parameters initialised from
@@ -50,6 +52,15 @@ typedef struct BatchTensors {
     int all_avd;     /* every item has all three attributes */
 } BatchTensors;
 void experiment_batch_tensors(Ctx *g, const LoaderBatch *b, BatchTensors *t);
+
+/* The batch's text for a MATER model, in g's arena (NULL for an audio-only model): for item i, the
+ * manifest utterance m->utts[b->index[i]] (m: the manifest the loader reads), its `words` with times
+ * made relative to the crop (start - offset seconds), or the whitespace words of its transcript without
+ * times, or no words. */
+const SerTextInput *experiment_batch_text(Ctx *g, const Experiment *e, const Manifest *m, const LoaderBatch *b);
+
+/* The model's forward on a batch: ser_model_forward_text with the batch's text (m as above). */
+SerOutput experiment_forward(Ctx *g, const Experiment *e, const Manifest *m, const LoaderBatch *b, const BatchTensors *t);
 
 /* Index of the largest of x[0..n). */
 int argmax_f32(const float *x, int n);

@@ -80,9 +80,9 @@ static char *config_text(const TrainConfig *cfg) {
 
 /* ---- the loss of one batch ---- */
 
-enum { T_CE, T_FOCAL, T_KL, T_CENTER, T_SUPCON, T_CCC, T_EDRL_INTRA, T_EDRL_RECON, T_EDRL_ORTH, T_COUNT };
+enum { T_CE, T_FOCAL, T_KL, T_CENTER, T_SUPCON, T_CCC, T_EDRL_INTRA, T_EDRL_RECON, T_EDRL_ORTH, T_MATER_HEADS, T_COUNT };
 static const char *const TERM_NAMES[T_COUNT] = {"ce", "focal", "kl", "center", "supcon", "ccc",
-                                                "edrl_intra", "edrl_recon", "edrl_orth"};
+                                                "edrl_intra", "edrl_recon", "edrl_orth", "mater_heads"};
 
 typedef struct LossSetup {
     MultiLoss ml;
@@ -94,8 +94,11 @@ static void loss_setup(LossSetup *ls, const TrainConfig *cfg, const Manifest *tr
     memset(ls, 0, sizeof *ls);
     multiloss_init(&ls->ml);
     const int edrl = cfg->model.edrl;
+    /* MATER's per-head term: only where there are several heads (not text only) */
+    const int mater = cfg->model.text_encoder[0] && !cfg->model.mater_text_only;
     const double w[T_COUNT] = {cfg->loss.ce, cfg->loss.focal, cfg->loss.kl, cfg->loss.center, cfg->loss.supcon, cfg->loss.ccc,
-                               edrl ? cfg->loss.edrl_intra : 0, edrl ? cfg->loss.edrl_recon : 0, edrl ? cfg->loss.edrl_orth : 0};
+                               edrl ? cfg->loss.edrl_intra : 0, edrl ? cfg->loss.edrl_recon : 0, edrl ? cfg->loss.edrl_orth : 0,
+                               mater ? cfg->loss.mater_heads : 0};
     MultiLossNorm norm = cfg->loss.normalise ? MULTILOSS_NORM_MAX : MULTILOSS_NORM_NONE;
     for (int t = 0; t < T_COUNT; t++) ls->slot[t] = w[t] > 0 ? multiloss_add(&ls->ml, TERM_NAMES[t], (float)w[t], norm) : -1;
     if (cfg->loss.class_weights) {
@@ -109,6 +112,22 @@ static void loss_setup(LossSetup *ls, const TrainConfig *cfg, const Manifest *tr
         loss_class_weights_balanced(counts, labels->n, tensor_f32(ls->class_weights));
         free(counts);
     }
+}
+
+/* MATER: cross-entropy of each head on its own (word, utterance, audio-only, text-only), averaged, so that
+ * every head is a classifier in its own right (docs/methods.md, MATER). */
+static Tensor *mater_heads_loss(Ctx *g, const MaterOutput *o, const Tensor *target, const Tensor *class_weights) {
+    Tensor *heads[4] = {o->level_logits[MATER_LEVEL_WORD], o->level_logits[MATER_LEVEL_UTTERANCE], o->audio_logits,
+                        o->text_logits};
+    Tensor *acc = NULL;
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!heads[i]) continue;
+        Tensor *l = loss_cross_entropy(g, heads[i], target, class_weights, 0.0f);
+        acc = acc ? op_add(g, acc, l) : l;
+        n++;
+    }
+    return acc ? op_scale(g, acc, 1.0f / (float)n) : tensor_zeros(g, SERC_F32, SHAPE(1));
 }
 
 /* Builds the weighted multi-loss of one batch; NULL when no term applies (e.g. no labels). */
@@ -128,6 +147,7 @@ static Tensor *batch_loss(Ctx *g, Experiment *e, LossSetup *ls, const SerOutput 
         if (ls->slot[T_SUPCON] >= 0) terms[ls->slot[T_SUPCON]] = loss_supcon(g, out->embedding, bt->labels, NULL, (float)cfg->loss.temperature);
         if (ls->slot[T_EDRL_INTRA] >= 0)
             terms[ls->slot[T_EDRL_INTRA]] = loss_cross_entropy(g, out->edrl.block_logits, bt->labels, ls->class_weights, 0.0f);
+        if (ls->slot[T_MATER_HEADS] >= 0) terms[ls->slot[T_MATER_HEADS]] = mater_heads_loss(g, &out->mater, cfg->eam.enabled ? bt->soft : bt->labels, ls->class_weights);
         any = 1;
     }
     /* EDRL's unsupervised terms need no labels */
@@ -173,7 +193,7 @@ static int evaluate_with(Experiment *e, const Manifest *m, const LoaderOptions *
         ctx_step_begin(g);
         BatchTensors bt;
         experiment_batch_tensors(g, b, &bt);
-        SerOutput out = ser_model_forward(g, &e->model, bt.feats, bt.lengths);
+        SerOutput out = experiment_forward(g, e, m, b, &bt);
         const float *lg = tensor_f32(out.logits);
         for (int i = 0; i < b->B; i++) {
             if (b->labels[i] < 0) continue;
@@ -501,7 +521,7 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
             g->training = 1;
             BatchTensors bt;
             experiment_batch_tensors(g, b, &bt);
-            SerOutput o = ser_model_forward(g, &e.model, bt.feats, bt.lengths);
+            SerOutput o = experiment_forward(g, &e, train, b, &bt);
             Tensor *loss = batch_loss(g, &e, &ls, &o, &bt);
             int B = b->B;
             loader_release(ld, b);
