@@ -1,10 +1,12 @@
 #include "trainer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -331,7 +333,38 @@ typedef struct RunFiles {
     char *dir, *last, *best, *metrics, *config;
     FILE *log;
     TbWriter *tb; /* TensorBoard events: the same scalars as metrics.jsonl */
+    int lock_fd;  /* RUN/.lock held with flock while the run lives (0 = none; fds 0-2 are never ours) */
 } RunFiles;
+
+/* Takes RUN/.lock so that two runs never share a directory: flock is released by the kernel when the
+ * process ends, however it ends (kill -9 included), so a stale lock cannot block a resume. */
+static int lock_run_dir(RunFiles *rf, SercErr *err) {
+    char *path = path_in(rf->dir, ".lock");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        serc_fail(err, "%s: cannot create the run lock: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        if (n > 0) pid[n] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        serc_fail(err, "%s: another serc train (pid %s) is using this run directory; wait for it to end or set another "
+                       "run.out", rf->dir, pid[0] ? pid : "?");
+        free(path);
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    int written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
+    (void)written; /* the pid only makes the message above more helpful */
+    free(path);
+    rf->lock_fd = fd;
+    return 0;
+}
 
 static int save_checkpoint(const char *path, Experiment *e, const AdamW *opt, const CheckpointState *st,
                            const LossSetup *ls, SercErr *err) {
@@ -444,6 +477,7 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
 
     rf.dir = serc_strdup(cfg.run.out);
     if (mkdir_p(rf.dir, err) < 0) goto done;
+    if (lock_run_dir(&rf, err) < 0) goto done;
     rf.last = path_in(rf.dir, "last.safetensors");
     rf.best = path_in(rf.dir, "best.safetensors");
     rf.metrics = path_in(rf.dir, "metrics.jsonl");
@@ -529,7 +563,10 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
             if (!loss) continue;
             double lv = tensor_f32(loss)[0];
             if (!isfinite(lv)) {
-                serc_fail(err, "epoch %d batch %lld: loss is %g (diverged; lower optim.lr?)", epoch + 1, (long long)batch_i, lv);
+                char terms[256];
+                serc_fail(err, "epoch %d batch %lld: loss is %g (terms: %s; diverged? lower optim.lr); nothing of this "
+                               "step was applied and %s holds the last good state",
+                          epoch + 1, (long long)batch_i, lv, multiloss_describe(&ls.ml, terms, sizeof terms), rf.last);
                 goto done_sig;
             }
             /* gradient accumulation: each micro-batch contributes 1/accumulate of its gradient */
@@ -544,6 +581,24 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
             if (pending == cfg.optim.accumulate || batch_i == n_batches) {
                 double gn = cfg.optim.clip > 0 ? clip_grad_norm(params_grad(e.ps), n_params, cfg.optim.clip)
                                                : grad_norm(params_grad(e.ps), n_params);
+                if (!isfinite(gn)) {
+                    /* never step on a non-finite gradient: name the first parameter that holds one */
+                    const char *bad = "?";
+                    for (int pi = 0; pi < params_len(e.ps) && bad[0] == '?'; pi++) {
+                        Tensor *t = params_at(e.ps, pi);
+                        if (!params_is_trainable(e.ps, pi) || !t->grad) continue;
+                        const float *gp = tensor_f32(t->grad);
+                        for (int64_t k = 0; k < tensor_numel(t); k++)
+                            if (!isfinite(gp[k])) {
+                                bad = t->name;
+                                break;
+                            }
+                    }
+                    serc_fail(err, "step %lld: the gradient of %s is not finite (loss %g was); the step was not applied "
+                                   "and %s holds the last good state",
+                              (long long)st.step + 1, bad, loss_acc / (loss_cnt ? loss_cnt : 1), rf.last);
+                    goto done_sig;
+                }
                 adam.lr = (float)(lr = lr_schedule_at(&sched, st.step, epoch));
                 adamw_step(&adam, params_data(e.ps), params_grad(e.ps));
                 params_zero_grad(e.ps);
@@ -633,8 +688,11 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
         }
         st.epoch = epoch + 1;
         st.rng_offset = g->rng_offset;
-        if (save_checkpoint(rf.last, &e, &adam, &st, &ls, err) < 0) goto done_sig;
+        /* best before last: a run killed between the two resumes from the previous last and redoes this
+         * epoch (writing the same best again); the other order could leave a resumable last without the
+         * best checkpoint its state refers to */
         if (improved && save_checkpoint(rf.best, &e, &adam, &st, &ls, err) < 0) goto done_sig;
+        if (save_checkpoint(rf.last, &e, &adam, &st, &ls, err) < 0) goto done_sig;
         res->epochs_done = epoch + 1;
         if (g_interrupted) {
             fprintf(out, "interrupted: saved %s; continue with serc train --resume %s\n", rf.last, rf.dir);
@@ -706,6 +764,7 @@ done_sig:
     signal(SIGINT, old_handler);
 done:
     if (rf.log) fclose(rf.log);
+    if (rf.lock_fd > 2) close(rf.lock_fd);
     tb_close(rf.tb);
     free(rf.dir);
     free(rf.last);
