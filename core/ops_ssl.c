@@ -223,15 +223,29 @@ static WnGeom wn_geom(const Tensor *v, int dim) {
     return q;
 }
 
-/* ||v||_k over slice k, in double. */
-static double wn_slice_norm(const float *v, WnGeom q, int64_t k) {
-    double s = 0.0;
-    for (int64_t o = 0; o < q.outer; o++)
-        for (int64_t i = 0; i < q.inner; i++) {
-            double x = v[(o * q.K + k) * q.inner + i];
-            s += x * x;
-        }
-    return sqrt(s);
+/* Per-slice sums S_k = sum over slice k of a[j] b[j] (b = a for squared norms), in double. The rows
+ * (o, i) are read in memory order; WN_CHUNKS fixed blocks of the outer dim keep partial sums that are
+ * added in block order, so the result does not depend on the thread count. */
+#define WN_CHUNKS 32
+static void wn_slice_dots(double *S, const float *a, const float *b, WnGeom q, Arena *arena) {
+    double *part = arena_alloc(arena, (size_t)WN_CHUNKS * (size_t)q.K * sizeof(double));
+    #pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < WN_CHUNKS; c++) {
+        double *pc = part + c * q.K;
+        for (int64_t k = 0; k < q.K; k++) pc[k] = 0.0;
+        const int64_t o0 = q.outer * c / WN_CHUNKS, o1 = q.outer * (c + 1) / WN_CHUNKS;
+        for (int64_t o = o0; o < o1; o++)
+            for (int64_t k = 0; k < q.K; k++) {
+                const float *ar = a + (o * q.K + k) * q.inner, *br = b + (o * q.K + k) * q.inner;
+                double s = 0.0;
+                for (int64_t i = 0; i < q.inner; i++) s += (double)ar[i] * br[i];
+                pc[k] += s;
+            }
+    }
+    for (int64_t k = 0; k < q.K; k++) {
+        S[k] = 0.0;
+        for (int64_t c = 0; c < WN_CHUNKS; c++) S[k] += part[c * q.K + k];
+    }
 }
 
 /* w = g v / ||v||: dg_k += sum gw v / ||v||; dv += (g_k / ||v||) (gw - v (sum gw v) / ||v||^2). */
@@ -241,26 +255,26 @@ static void weight_norm_backward(Ctx *g, TapeNode *n) {
     const float *gw = tensor_f32(n->out->grad), *vv = tensor_f32(v), *gv = tensor_f32(gain);
     float *dv = v->requires_grad ? tensor_grad_f32(g, v) : NULL;
     float *dg = gain->requires_grad ? tensor_grad_f32(g, gain) : NULL;
-    #pragma omp parallel for schedule(static)
+    double *nrm = arena_alloc(&g->arena, (size_t)q.K * sizeof(double));
+    double *dot = arena_alloc(&g->arena, (size_t)q.K * sizeof(double));
+    wn_slice_dots(nrm, vv, vv, q, &g->arena);
+    wn_slice_dots(dot, gw, vv, q, &g->arena);
     for (int64_t k = 0; k < q.K; k++) {
-        const double nrm = wn_slice_norm(vv, q, k);
-        double dot = 0.0;
-        for (int64_t o = 0; o < q.outer; o++)
+        nrm[k] = sqrt(nrm[k]);
+        /* a zero slice makes w 0/0 (NaN) there, as in torch; nothing meaningful to pass back */
+        if (dg && nrm[k] > 0.0) dg[k] += (float)(dot[k] / nrm[k]);
+    }
+    if (!dv) return;
+    #pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < q.outer; o++)
+        for (int64_t k = 0; k < q.K; k++) {
+            if (nrm[k] == 0.0) continue;
+            const double a = gv[k] / nrm[k], c = dot[k] / (nrm[k] * nrm[k]);
             for (int64_t i = 0; i < q.inner; i++) {
                 const int64_t j = (o * q.K + k) * q.inner + i;
-                dot += (double)gw[j] * vv[j];
+                dv[j] += (float)(a * ((double)gw[j] - vv[j] * c));
             }
-        if (nrm == 0.0) continue; /* w is 0/0 (NaN) there, as in torch; nothing meaningful to pass back */
-        if (dg) dg[k] += (float)(dot / nrm);
-        if (dv) {
-            const double a = gv[k] / nrm, c = dot / (nrm * nrm);
-            for (int64_t o = 0; o < q.outer; o++)
-                for (int64_t i = 0; i < q.inner; i++) {
-                    const int64_t j = (o * q.K + k) * q.inner + i;
-                    dv[j] += (float)(a * ((double)gw[j] - vv[j] * c));
-                }
         }
-    }
 }
 
 /* Weight normalisation (Salimans & Kingma 2016) as torch.nn.utils.weight_norm(module, dim):
@@ -276,15 +290,16 @@ Tensor *op_weight_norm(Ctx *g, Tensor *v, Tensor *gain, int dim) {
     Tensor *w = tensor_empty_like(g, v);
     const float *vv = tensor_f32(v), *gv = tensor_f32(gain);
     float *wv = tensor_f32(w);
+    double *scale = arena_alloc(&g->arena, (size_t)(q.K > 0 ? q.K : 1) * sizeof(double));
+    wn_slice_dots(scale, vv, vv, q, &g->arena);
+    for (int64_t k = 0; k < q.K; k++) scale[k] = gv[k] / sqrt(scale[k]);
     #pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < q.K; k++) {
-        const double s = gv[k] / wn_slice_norm(vv, q, k);
-        for (int64_t o = 0; o < q.outer; o++)
+    for (int64_t o = 0; o < q.outer; o++)
+        for (int64_t k = 0; k < q.K; k++)
             for (int64_t i = 0; i < q.inner; i++) {
                 const int64_t j = (o * q.K + k) * q.inner + i;
-                wv[j] = (float)(vv[j] * s);
+                wv[j] = (float)(vv[j] * scale[k]);
             }
-    }
     Tensor *in[2] = {v, gain};
     if (ctx_needs_grad(g, in, 2)) {
         TapeNode *n = ctx_record(g, "weight_norm", weight_norm_backward, w, in, 2);
