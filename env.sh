@@ -20,6 +20,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# OpenMP threads that spin after each parallel region take the cores OpenBLAS's own threads need:
+# passive waiting made SERC's encoder forward 4x faster on 2 threads (bench/NOTES.md).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
 # chromium: the report test renders report.html in a real browser (headless; tests/test_report.c)
 PACKAGES=(build-essential cmake ninja-build pkg-config clang libopenblas-dev libcriterion-dev
           libsndfile1-dev libsoxr-dev libespeak-ng-dev chromium)
