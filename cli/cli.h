@@ -62,5 +62,6 @@ int cmd_robust(int argc, char **argv);
 int cmd_mbpls(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_ensemble(int argc, char **argv);
 
 #endif

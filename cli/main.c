@@ -17,6 +17,7 @@ static const CliCommand COMMANDS[] = {
     {"score", "score a SERNC challenge submission against labels_consensus.csv: macro-F1 (task 1), CCC (task 2)", cmd_score},
     {"robust", "noise (white, pink, babble, real) at SNRs, reverberation and cross-corpus scores of checkpoints", cmd_robust},
     {"report", "one run as a self-contained HTML page (curves, confusion, per-class scores), or --compare runs", cmd_report},
+    {"ensemble", "fit the uncertainty-aware ensemble of MATER heads / checkpoints on dev (NLL vs label_dist), score on test", cmd_ensemble},
     {"cv", "cross-validation: train and test every fold of a manifest, mean and standard deviation", cmd_cv},
     {"embed", "run a pretrained speech or text encoder (Hugging Face folder) and write its hidden states", cmd_embed},
     {"mbpls", "multiblock PLS on .npy feature blocks (fit, transform, predict; as the mbpls 1.0.4 package)", cmd_mbpls},

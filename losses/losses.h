@@ -126,4 +126,17 @@ Tensor *multiloss_combine(Ctx *g, MultiLoss *ml, Tensor *const *terms);
 /* Writes "name=value*weight*scale ..." of the last combine into buf (for log lines); returns buf. */
 char *multiloss_describe(const MultiLoss *ml, char *buf, size_t n);
 
+/* ---- label-distribution learning (losses/losses_ldl.c; issue 13) ---- */
+
+/* Cosine distance between the predicted and the target distribution, batch mean:
+ *   loss = (1/B) sum_b (1 - <p_b, t_b> / (||p_b|| ||t_b||)),  p = softmax(logits).
+ * logits (B, C), target f32 (B, C) (a constant). A row with ||t_b|| = 0 counts cos = 0 (loss 1) and
+ * passes no gradient (torch's cosine_similarity with eps 1e-8 gives the same value). */
+Tensor *loss_ldl_cosine(Ctx *g, Tensor *logits, const Tensor *target);
+
+/* The EM2LDL baseline's label-distribution loss (arXiv 2511.20106): log-softmax outputs,
+ *   loss = KL(t || p) + cos_weight (1 - cos(p, t)),
+ * loss_kl (batchmean) plus cos_weight times loss_ldl_cosine; cos_weight = 0.3 in the paper. */
+Tensor *loss_ldl(Ctx *g, Tensor *logits, const Tensor *target, float cos_weight);
+
 #endif

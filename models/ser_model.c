@@ -44,6 +44,7 @@ void ser_model_config_default(SerModelConfig *cfg) {
     snprintf(cfg->mater_utt_fusion, sizeof cfg->mater_utt_fusion, "concat");
     cfg->mater_dim = 128;
     cfg->mater_heads = 4;
+    cfg->emosphere = 0;
 }
 
 static int frontend_kind(const char *s, SerFrontendKind *k) {
@@ -115,6 +116,9 @@ int ser_model_config_check(const SerModelConfig *c, SercErr *err) {
     if (c->mea_components < 0) return serc_fail(err, "mea.components: %d is negative", c->mea_components);
     if (c->mea_components > 0 && !c->edrl) return serc_fail(err, "mea.components: MEA aligns EDRL's embeddings; set model.edrl = true");
     if (c->text_dim < 0) return serc_fail(err, "model.text_dim: %d is negative", c->text_dim);
+    if (c->emosphere && c->text_dim > 0)
+        return serc_fail(err, "model.emosphere: EmoSphere-SER's heads are audio-only and do not combine with MATER "
+                              "(model.text_encoder); turn one off");
     if (c->text_dim > 0) {
         if (c->edrl) return serc_fail(err, "model.edrl: EDRL and MATER (model.text_encoder) do not combine; turn one off");
         if (!c->mater_text_only && !(c->mater_levels & MATER_ALL_LEVELS))
@@ -174,7 +178,7 @@ void ser_model_register(SerModel *m, ParamStore *ps, const SerModelConfig *cfg) 
     }
     mlp_head_register(&m->classifier, ps, "classifier", cls_in, cfg->head_hidden, cfg->n_classes, cfg->dropout);
     if (cfg->proj_dim > 0) projection_head_register(&m->projection, ps, "projection", m->pooled_dim, m->pooled_dim, cfg->proj_dim);
-    if (cfg->avd) mlp_head_register(&m->avd_head, ps, "avd", m->pooled_dim, cfg->head_hidden, 3, cfg->dropout);
+    if (cfg->avd || cfg->emosphere) mlp_head_register(&m->avd_head, ps, "avd", m->pooled_dim, cfg->head_hidden, 3, cfg->dropout);
     if (cfg->text_dim > 0) {
         MaterConfig mc = {.levels = cfg->mater_levels, .text_only = cfg->mater_text_only,
                           .utt_fusion = (MaterUttFusion)mater_utt_fusion_kind(cfg->mater_utt_fusion),
@@ -183,6 +187,7 @@ void ser_model_register(SerModel *m, ParamStore *ps, const SerModelConfig *cfg) 
                           .dropout = cfg->dropout, .n_classes = cfg->n_classes, .avd = cfg->avd};
         mater_register(&m->mater, ps, &mc);
     }
+    if (cfg->emosphere) emosphere_register(&m->emosphere, ps, m->pooled_dim, cfg->head_hidden, cfg->dropout);
 }
 
 void ser_model_set_text_encoder(SerModel *m, const TextEncoder *enc) {
@@ -210,8 +215,9 @@ void ser_model_init(SerModel *m, uint64_t seed) {
     if (m->cfg.edrl) edrl_init(&m->edrl, &r);
     mlp_head_init(&m->classifier, &r);
     if (m->cfg.proj_dim > 0) projection_head_init(&m->projection, &r);
-    if (m->cfg.avd) mlp_head_init(&m->avd_head, &r);
+    if (m->cfg.avd || m->cfg.emosphere) mlp_head_init(&m->avd_head, &r);
     if (m->cfg.text_dim > 0) mater_init(&m->mater, &r);
+    if (m->cfg.emosphere) emosphere_init(&m->emosphere, &r);
 }
 
 int64_t ser_model_out_frames(const SerModel *m, int64_t T) {
@@ -267,7 +273,8 @@ static SerOutput audio_forward(Ctx *g, const SerModel *m, Tensor *feats, Tensor 
         o.logits = mlp_head_forward(g, &m->classifier, o.pooled);
     }
     if (m->cfg.proj_dim > 0) o.embedding = projection_head_forward(g, &m->projection, o.pooled);
-    if (m->cfg.avd) o.avd = mlp_head_forward(g, &m->avd_head, o.pooled);
+    if (m->cfg.avd || m->cfg.emosphere) o.avd = mlp_head_forward(g, &m->avd_head, o.pooled);
+    if (m->cfg.emosphere) o.octant_logits = emosphere_octant_logits(g, &m->emosphere, o.pooled);
     return o;
 }
 
@@ -329,6 +336,7 @@ size_t ser_model_activation_bytes(const SerModel *m, const ParamStore *ps, int b
         Tensor *loss = op_sum(g, o.logits);
         if (o.embedding) loss = op_add(g, loss, op_sum(g, o.embedding));
         if (o.avd) loss = op_add(g, loss, op_sum(g, o.avd));
+        if (o.octant_logits) loss = op_add(g, loss, op_sum(g, o.octant_logits));
         serc_backward(g, loss, NULL);
     }
     size_t peak = g->arena.peak;
@@ -378,7 +386,8 @@ static void print_architecture(const SerModel *m, FILE *f) {
                 c->mea_components ? "; MEA read-out fitted after training" : "");
     fprintf(f, "\n  -> classifier (hidden %d, dropout %g) -> %d classes", c->head_hidden, (double)c->dropout, c->n_classes);
     if (c->proj_dim) fprintf(f, "; projection -> %d", c->proj_dim);
-    if (c->avd) fprintf(f, "; A/V/D head -> 3");
+    if (c->avd && !c->emosphere) fprintf(f, "; A/V/D head -> 3");
+    if (c->emosphere) fprintf(f, "; EmoSphere: A/V/D head -> 3 (normalised to [-1, 1]), octant head -> 8");
     if (c->text_dim > 0) {
         if (c->mater_text_only) {
             fprintf(f, "\n  MATER text only: text encoder (%d) layer %d -> text head", c->text_dim, c->text_layer);

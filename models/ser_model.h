@@ -10,10 +10,12 @@
  *        frozen text encoder's states; logits and avd become the mean of the enabled levels'
  *     -> classifier MlpHead -> logits (B, n_classes); the fitted MEA read-out's logits when present
  *        projection head  -> embedding (B, proj_dim)   when proj_dim > 0
- *        A/V/D MlpHead    -> avd (B, 3)                when avd
+ *        A/V/D MlpHead    -> avd (B, 3)                when avd (or emosphere: on the [-1, 1] scale)
+ *        octant MlpHead   -> octant_logits (B, 8)      when emosphere (models/emosphere.h)
  *
  * Parameter names: "frontend.*", "input_proj", "flam.*", "pooling.*" (stats), "classifier.*",
- * "projection.*", "avd.*", "edrl.*", "mea.*", "mater.*". Initialisation (ser_model_init): one Philox stream (seed, offset 0) drawn in
+ * "projection.*", "avd.*", "edrl.*", "mea.*", "mater.*",
+ * "emosphere.*". Initialisation (ser_model_init): one Philox stream (seed, offset 0) drawn in
  * registration order; every Linear and conv PyTorch's default U(+-1/sqrt(fan_in)), layer and batch
  * norms weight 1, bias 0, running mean 0, running variance 1 (docs/models.md has the table).
  */
@@ -23,6 +25,7 @@
 #include <stdio.h>
 
 #include "edrl.h"
+#include "emosphere.h"
 #include "flam.h"
 #include "frontends.h"
 #include "heads.h"
@@ -76,6 +79,9 @@ typedef struct SerModelConfig {
     char mater_utt_fusion[8];              /* "concat" (default) | "cross" */
     int mater_dim;                         /* 128: fusion width */
     int mater_heads;                       /* 4: attention heads of the word block and cross attention */
+    /* EmoSphere-SER (models/emosphere.h): the A/V/D head (implied) predicts normalised A/V/D in [-1, 1]
+       and an octant head classifies the sign pattern of (A, V, D); audio only (not with text_dim > 0) */
+    int emosphere;                         /* 0 */
 } SerModelConfig;
 
 typedef enum SerFrontendKind { SER_FRONTEND_NONE = 0, SER_FRONTEND_CNN2D, SER_FRONTEND_TDNN } SerFrontendKind;
@@ -97,6 +103,7 @@ typedef struct SerModel {
     SslLayerSum layer_sum;
     Mater mater;                           /* when cfg.text_dim > 0 */
     const TextEncoder *text_encoder;       /* borrowed, frozen; set by ser_model_set_text_encoder */
+    EmoSphereHead emosphere;               /* when cfg.emosphere */
 } SerModel;
 
 typedef struct SerOutput {
@@ -110,6 +117,7 @@ typedef struct SerOutput {
     EdrlOutput edrl;       /* when cfg.edrl; logits are edrl.mea_logits once MEA is fitted */
     MaterOutput mater;     /* when cfg.text_dim > 0: per-level logits, per-word weights (mater.word_weights);
                               logits and avd are mater.logits and mater.avd */
+    Tensor *octant_logits; /* (B, 8) when cfg.emosphere (avd is then normalised A/V/D), else NULL */
 } SerOutput;
 
 /* Fills the defaults written beside each field above. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,4 +89,14 @@ void test_remove_tree(const char *path) {
         closedir(d);
     }
     rmdir(path);
+}
+
+int test_run_serc(const char *dir, const char *args) {
+    size_t n = strlen(dir) + strlen(args) + strlen(SERC_BINARY) + 64;
+    char *cmd = malloc(n);
+    snprintf(cmd, n, "cd '%s' && '%s' %s > out.txt 2> err.txt", dir, SERC_BINARY, args);
+    int st = system(cmd);
+    free(cmd);
+    cr_assert(WIFEXITED(st), "serc did not exit normally: %s", args);
+    return WEXITSTATUS(st);
 }

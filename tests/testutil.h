@@ -9,6 +9,11 @@
 /* The whole file, NUL-terminated; *n (when not NULL) its length. Fails the test when it cannot be read. */
 char *test_read_file(const char *path, size_t *n);
 
+/* Runs `SERC_BINARY args` (args: subcommand and options, shell-quoted as needed) in folder dir with stdout
+ * and stderr to dir/out.txt and dir/err.txt; returns the exit status (fails the test when serc does not
+ * exit normally). */
+int test_run_serc(const char *dir, const char *args);
+
 /* Removes path and everything below it (no error when it is absent). */
 void test_remove_tree(const char *path);
 

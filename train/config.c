@@ -109,6 +109,10 @@ static const ConfigKey SCHEMA[] = {
     K(model, mater_dim, CFG_INT, "128", 1, 4096, 0, NULL, "MATER fusion width."),
     K(model, mater_heads, CFG_INT, "4", 1, 256, 0, NULL,
       "Attention heads of MATER's word block and cross attention; must divide model.mater_dim."),
+    K(model, emosphere, CFG_BOOL, "false", 0, 0, 0, NULL,
+      "EmoSphere-SER: the A/V/D head (implied) regresses A/V/D normalised from 1..7 to [-1, 1] and an octant "
+      "head classifies the sign pattern of (A, V, D); evaluation maps back to 1..7 (docs/methods.md, "
+      "EmoSphere-SER). Audio only."),
 
     K(loss, ce, CFG_FLOAT, "1.0", NONNEG, NULL, "Weight of cross-entropy."),
     K(loss, focal, CFG_FLOAT, "0.0", NONNEG, NULL, "Weight of focal loss."),
@@ -134,6 +138,15 @@ static const ConfigKey SCHEMA[] = {
     K(loss, mater_heads, CFG_FLOAT, "1.0", NONNEG, NULL,
       "MATER: weight of cross-entropy on each head's own logits (word, utterance, audio-only, text-only), "
       "averaged over the heads, beside the loss on the combined logits."),
+    K(loss, ldl, CFG_FLOAT, "0.0", NONNEG, NULL,
+      "Weight of the EM2LDL label-distribution loss KL(t || softmax) + loss.ldl_cos (1 - cosine) against the "
+      "manifest's label_dist (one-hot where absent)."),
+    K(loss, ldl_cos, CFG_FLOAT, "0.3", NONNEG, NULL, "Weight of (1 - cosine similarity) inside loss.ldl."),
+    K(loss, sphere_aux, CFG_FLOAT, "1.0", NONNEG, NULL,
+      "EmoSphere-SER: weight of the class-weighted octant cross-entropy, times the decay 1 - (epoch / "
+      "loss.sphere_aux_epochs) 0.99 (needs model.emosphere)."),
+    K(loss, sphere_aux_epochs, CFG_INT, "5", 0, 100000, 0, NULL,
+      "EmoSphere-SER: epochs the octant loss is kept (decaying); dropped from this 0-based epoch on."),
 
     K(eam, enabled, CFG_BOOL, "false", 0, 0, 0, NULL, "Energy-adaptive mixup on training waveforms (docs/methods.md)."),
     K(eam, prob, CFG_FLOAT, "0.5", 0, 1, 0, NULL, "Probability that a training utterance is mixed."),
@@ -491,6 +504,8 @@ int config_validate(const TrainConfig *cfg, SercErr *err) {
     for (int i = 0; i < c->n; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(c->v[i], c->v[j])) return serc_fail(err, "config: data.classes names \"%s\" twice", c->v[i]);
+    if (cfg->model.emosphere && cfg->model.text_encoder && cfg->model.text_encoder[0])
+        return serc_fail(err, "config: model.emosphere is audio-only and does not combine with model.text_encoder");
     const ConfigStrings *lv = &cfg->model.mater_levels;
     for (int i = 0; i < lv->n; i++) {
         if (strcmp(lv->v[i], "word") && strcmp(lv->v[i], "utterance") && strcmp(lv->v[i], "embedding"))

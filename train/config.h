@@ -62,6 +62,7 @@ typedef struct ModelConfig {
     ConfigStrings mater_levels;
     char *mater_utt_fusion;
     int mater_text_only, mater_dim, mater_heads;
+    int emosphere; /* EmoSphere-SER (issue 13) */
 } ModelConfig;
 
 typedef struct LossConfig {
@@ -69,6 +70,9 @@ typedef struct LossConfig {
     int class_weights, normalise;
     double edrl_intra, edrl_recon, edrl_orth;
     double mater_heads;
+    /* issue 13: label-distribution learning (EM2LDL) and EmoSphere-SER's auxiliary octant loss */
+    double ldl, ldl_cos, sphere_aux;
+    int sphere_aux_epochs;
 } LossConfig;
 
 typedef struct MeaConfig {

@@ -85,6 +85,8 @@ static int model_config_from(const TrainConfig *cfg, int n_classes, SerModelConf
     copy_str(mc->mater_utt_fusion, sizeof mc->mater_utt_fusion, cfg->model.mater_utt_fusion);
     mc->mater_dim = cfg->model.mater_dim;
     mc->mater_heads = cfg->model.mater_heads;
+    mc->emosphere = cfg->model.emosphere;
+    if (mc->emosphere) mc->avd = 1; /* EmoSphere-SER implies the A/V/D head (on the normalised scale) */
     return 0;
 }
 

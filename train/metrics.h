@@ -97,4 +97,12 @@ typedef struct LdlMetrics {
 } LdlMetrics;
 void ldl_metrics(const float *truth, const float *pred, int64_t n, int n_labels, LdlMetrics *out);
 
+/* ---- label-distribution metrics from logits (train/metrics_ldl.c; issue 13) ---- */
+
+/* probs[i, :] = softmax(logits[i, :]) for (n, L) row-major rows, computed in double. */
+void ldl_softmax_rows(const float *logits, int64_t n, int n_labels, float *probs);
+/* ldl_metrics of Q = softmax(logits) against P = truth, both (n, L): how a label-distribution model
+ * (loss.ldl) is scored. */
+void ldl_metrics_logits(const float *truth, const float *logits, int64_t n, int n_labels, LdlMetrics *out);
+
 #endif

@@ -82,14 +82,17 @@ static char *config_text(const TrainConfig *cfg) {
 
 /* ---- the loss of one batch ---- */
 
-enum { T_CE, T_FOCAL, T_KL, T_CENTER, T_SUPCON, T_CCC, T_EDRL_INTRA, T_EDRL_RECON, T_EDRL_ORTH, T_MATER_HEADS, T_COUNT };
+enum { T_CE, T_FOCAL, T_KL, T_CENTER, T_SUPCON, T_CCC, T_EDRL_INTRA, T_EDRL_RECON, T_EDRL_ORTH, T_MATER_HEADS,
+       T_LDL, T_SPHERE_AUX, T_COUNT };
 static const char *const TERM_NAMES[T_COUNT] = {"ce", "focal", "kl", "center", "supcon", "ccc",
-                                                "edrl_intra", "edrl_recon", "edrl_orth", "mater_heads"};
+                                                "edrl_intra", "edrl_recon", "edrl_orth", "mater_heads",
+                                                "ldl", "sphere_aux"};
 
 typedef struct LossSetup {
     MultiLoss ml;
     int slot[T_COUNT]; /* index in ml, or -1 when the term is off */
     Tensor *class_weights; /* heap (C) or NULL */
+    Tensor *octant_weights; /* EmoSphere-SER: heap (8) or NULL */
 } LossSetup;
 
 static void loss_setup(LossSetup *ls, const TrainConfig *cfg, const Manifest *train, const LabelMap *labels) {
@@ -100,7 +103,8 @@ static void loss_setup(LossSetup *ls, const TrainConfig *cfg, const Manifest *tr
     const int mater = cfg->model.text_encoder[0] && !cfg->model.mater_text_only;
     const double w[T_COUNT] = {cfg->loss.ce, cfg->loss.focal, cfg->loss.kl, cfg->loss.center, cfg->loss.supcon, cfg->loss.ccc,
                                edrl ? cfg->loss.edrl_intra : 0, edrl ? cfg->loss.edrl_recon : 0, edrl ? cfg->loss.edrl_orth : 0,
-                               mater ? cfg->loss.mater_heads : 0};
+                               mater ? cfg->loss.mater_heads : 0, cfg->loss.ldl,
+                               cfg->model.emosphere ? cfg->loss.sphere_aux : 0};
     MultiLossNorm norm = cfg->loss.normalise ? MULTILOSS_NORM_MAX : MULTILOSS_NORM_NONE;
     for (int t = 0; t < T_COUNT; t++) ls->slot[t] = w[t] > 0 ? multiloss_add(&ls->ml, TERM_NAMES[t], (float)w[t], norm) : -1;
     if (cfg->loss.class_weights) {
@@ -114,6 +118,42 @@ static void loss_setup(LossSetup *ls, const TrainConfig *cfg, const Manifest *tr
         loss_class_weights_balanced(counts, labels->n, tensor_f32(ls->class_weights));
         free(counts);
     }
+    if (ls->slot[T_SPHERE_AUX] >= 0 && cfg->loss.class_weights) {
+        /* EmoSphere-SER's class-weighted octant CE: N / (8 count_o) over the training A/V/D points */
+        float *avd = serc_malloc(sizeof(float) * 3 * (size_t)(train->n > 0 ? train->n : 1));
+        int64_t n = 0;
+        for (int i = 0; i < train->n; i++) {
+            const Utterance *u = &train->utts[i];
+            if (!(u->has_arousal && u->has_valence && u->has_dominance)) continue;
+            avd[3 * n] = (float)u->arousal, avd[3 * n + 1] = (float)u->valence, avd[3 * n + 2] = (float)u->dominance;
+            n++;
+        }
+        ls->octant_weights = tensor_heap_new(SERC_F32, SHAPE(EMOSPHERE_OCTANTS));
+        emosphere_octant_class_weights(avd, n, tensor_f32(ls->octant_weights));
+        free(avd);
+    }
+}
+
+/* The epoch's weights: the multi-loss schedules, and EmoSphere-SER's octant weight
+ * loss.sphere_aux (1 - (epoch / E) 0.99), 0 from epoch E = loss.sphere_aux_epochs on. */
+static void loss_set_epoch(LossSetup *ls, const TrainConfig *cfg, int epoch) {
+    multiloss_set_epoch(&ls->ml, epoch);
+    if (ls->slot[T_SPHERE_AUX] >= 0) {
+        float w = (float)(cfg->loss.sphere_aux * emosphere_aux_weight(epoch, cfg->loss.sphere_aux_epochs));
+        multiloss_schedule(&ls->ml, ls->slot[T_SPHERE_AUX], w, w, 0.0, 1.0);
+    }
+}
+
+/* EmoSphere-SER's terms: 1 - CCC on the normalised scale, and the octant cross-entropy (NULL where its
+ * slot is off). bt->avd is on 1..7. */
+static void emosphere_terms(Ctx *g, const LossSetup *ls, const SerOutput *out, const BatchTensors *bt, Tensor **ccc,
+                            Tensor **aux) {
+    int64_t B = bt->avd->shape[0];
+    Tensor *norm = tensor_empty(g, SERC_F32, SHAPE(B, 3));
+    Tensor *octant = tensor_empty(g, SERC_I32, SHAPE(B));
+    emosphere_targets(tensor_f32(bt->avd), B, tensor_f32(norm), tensor_i32(octant));
+    if (ccc) *ccc = loss_ccc(g, out->avd, norm);
+    if (aux) *aux = loss_cross_entropy(g, out->octant_logits, octant, ls->octant_weights, 0.0f);
 }
 
 /* MATER: cross-entropy of each head on its own (word, utterance, audio-only, text-only), averaged, so that
@@ -150,6 +190,7 @@ static Tensor *batch_loss(Ctx *g, Experiment *e, LossSetup *ls, const SerOutput 
         if (ls->slot[T_EDRL_INTRA] >= 0)
             terms[ls->slot[T_EDRL_INTRA]] = loss_cross_entropy(g, out->edrl.block_logits, bt->labels, ls->class_weights, 0.0f);
         if (ls->slot[T_MATER_HEADS] >= 0) terms[ls->slot[T_MATER_HEADS]] = mater_heads_loss(g, &out->mater, cfg->eam.enabled ? bt->soft : bt->labels, ls->class_weights);
+        if (ls->slot[T_LDL] >= 0) terms[ls->slot[T_LDL]] = loss_ldl(g, out->logits, cfg->eam.enabled ? bt->soft : bt->dist, (float)cfg->loss.ldl_cos);
         any = 1;
     }
     /* EDRL's unsupervised terms need no labels */
@@ -161,7 +202,12 @@ static Tensor *batch_loss(Ctx *g, Experiment *e, LossSetup *ls, const SerOutput 
         terms[ls->slot[T_EDRL_ORTH]] = edrl_orth_loss(g, out->edrl.intra, out->edrl.shared);
         any = 1;
     }
-    if (ls->slot[T_CCC] >= 0 && bt->all_avd) {
+    if (out->octant_logits && bt->all_avd && (ls->slot[T_CCC] >= 0 || ls->slot[T_SPHERE_AUX] >= 0)) {
+        /* EmoSphere-SER: the A/V/D head is on the normalised scale */
+        emosphere_terms(g, ls, out, bt, ls->slot[T_CCC] >= 0 ? &terms[ls->slot[T_CCC]] : NULL,
+                        ls->slot[T_SPHERE_AUX] >= 0 ? &terms[ls->slot[T_SPHERE_AUX]] : NULL);
+        any = 1;
+    } else if (ls->slot[T_CCC] >= 0 && bt->all_avd) {
         terms[ls->slot[T_CCC]] = loss_ccc(g, out->avd, bt->avd);
         any = 1;
     }
@@ -215,6 +261,8 @@ static int evaluate_with(Experiment *e, const Manifest *m, const LoaderOptions *
                     true_avd = serc_realloc(true_avd, sizeof(float) * 3 * (size_t)cap_avd);
                 }
                 memcpy(pred_avd + 3 * n_avd, tensor_f32(out.avd) + 3 * i, 3 * sizeof(float));
+                if (out.octant_logits) /* EmoSphere-SER: scored on the labels' 1..7 scale */
+                    for (int k = 0; k < 3; k++) pred_avd[3 * n_avd + k] = emosphere_denormalise(pred_avd[3 * n_avd + k]);
                 memcpy(true_avd + 3 * n_avd, b->avd + 3 * i, 3 * sizeof(float));
                 n_avd++;
             }
@@ -458,7 +506,13 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
     LabelMap *labels = experiment_labels(&cfg, err);
     if (!labels) goto done;
     if (experiment_build(&e, &cfg, labels, err) < 0) goto done;
-    if (cfg.loss.ce > 0 || cfg.loss.focal > 0 || cfg.loss.kl > 0 || cfg.loss.center > 0 || cfg.loss.supcon > 0) {
+    if (cfg.model.emosphere && !e.model.cfg.emosphere) {
+        serc_fail(err, "model.emosphere: the experiment builder did not pass it to the model (train/experiment.c, "
+                       "model_config_from)");
+        goto done;
+    }
+    if (cfg.loss.ce > 0 || cfg.loss.focal > 0 || cfg.loss.kl > 0 || cfg.loss.center > 0 || cfg.loss.supcon > 0 ||
+        cfg.loss.ldl > 0) {
         /* categorical training uses the utterances whose label is in the map (data.classes selects a subset) */
         Manifest *kept = manifest_new(train->dir);
         for (int i = 0; i < train->n; i++)
@@ -536,7 +590,7 @@ int train_run(const TrainConfig *cfg_in, const TrainOptions *opt, TrainResult *r
     int64_t utts_done = 0, steps_this_run = 0;
     params_zero_grad(e.ps);
     for (int epoch = st.epoch; epoch < cfg.optim.epochs; epoch++) {
-        multiloss_set_epoch(&ls.ml, epoch);
+        loss_set_epoch(&ls, &cfg, epoch);
         n_batches = loader_epoch_begin(ld, epoch);
         double lr = lr_schedule_at(&sched, st.step, epoch);
         adam.lr = (float)lr;
@@ -775,6 +829,7 @@ done:
     loader_free(ld);
     adamw_free(&adam);
     if (ls.class_weights) tensor_heap_free(ls.class_weights);
+    if (ls.octant_weights) tensor_heap_free(ls.octant_weights);
     if (e.ps) experiment_free(&e);
     manifest_free(train);
     manifest_free(dev);

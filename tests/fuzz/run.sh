@@ -3,7 +3,7 @@
 # fuzzes each target for SECONDS (docs/robustness.md).
 #
 #   tests/fuzz/run.sh SECONDS [TARGET...]     TARGET: json safetensors npy manifest config audio
-#                                             sernc tokenizer featcache
+#                                             sernc tokenizer featcache sslconfig
 #                                             (default: all); SECONDS = 0 builds and replays only.
 # Environment: CC (default clang), JOBS (parallel compiles / fuzz workers, default 1 fuzz job),
 #   FUZZ_FLAGS (extra libFuzzer flags), NICE (prefix for every build and fuzz command, default
@@ -20,7 +20,7 @@ if [ -z "$SECONDS_BUDGET" ] || ! [[ $SECONDS_BUDGET =~ ^[0-9]+$ ]]; then
     exit 2
 fi
 shift
-ALL_TARGETS="json safetensors npy manifest config audio sernc tokenizer featcache"
+ALL_TARGETS="json safetensors npy manifest config audio sernc tokenizer featcache sslconfig"
 TARGETS=${*:-$ALL_TARGETS}
 CC=${CC:-clang}
 NICE=${NICE-nice -n 19}
