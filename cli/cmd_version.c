@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "build_info.h"
 #include "cli.h"
@@ -27,5 +28,7 @@ int cmd_version(int argc, char **argv) {
     printf("blas: %s\n", SERC_BUILD_BLAS);
     printf("openmp: %s\n", SERC_BUILD_OPENMP);
     printf("threads: %d (SERC_THREADS, default all cores)\n", serc_num_threads());
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    printf("OpenMP wait policy: %s\n", wait && *wait ? wait : "(runtime default)");
     return CLI_OK;
 }

@@ -1,6 +1,8 @@
 /* serc: the command. `serc help` lists the subcommands; each takes --help. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "build_info.h"
 #include "cli.h"
@@ -37,7 +39,22 @@ static void print_help(FILE *f) {
     fprintf(f, "\nenvironment: SERC_THREADS sets the CPU thread count (default: all cores)\n");
 }
 
+/* OpenMP threads that spin after each parallel region take the cores OpenBLAS's own threads need (4x on
+ * the encoder bench, 10x on training throughput with other jobs running; bench/NOTES.md). libgomp reads
+ * OMP_WAIT_POLICY when it loads, before main, so when the user has not chosen a policy, serc re-executes
+ * itself once with passive waiting. */
+static void prefer_passive_openmp(char **argv) {
+#ifdef _OPENMP
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: carry on with the default policy */
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     if (argc < 2) {
         print_help(stderr);
         return CLI_USAGE;
