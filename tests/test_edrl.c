@@ -351,3 +351,43 @@ Test(edrl, config_errors) {
     experiment_free(&e);
     config_free(&cfg);
 }
+
+/* The recipe files themselves: the synthetic-corpus recipe trains end to end on the small corpus (its
+ * data paths and length overridden, as a tiny preset), and the IEMOCAP recipe is a valid configuration. */
+Test(edrl, recipe_files_run_as_a_tiny_preset, .init = render, .timeout = 0) {
+    TrainConfig cfg = {0};
+    SercErr err;
+    cr_assert_eq(config_load(&cfg, SERC_FIXTURES_DIR "/../../recipes/synth/edrl-mea/edrl-mea.toml", &err), 0, "%s",
+                 err.msg);
+    char set[8][700];
+    snprintf(set[0], sizeof set[0], "data.train=\"%s/train.jsonl\"", corpus);
+    snprintf(set[1], sizeof set[1], "data.dev=\"%s/dev.jsonl\"", corpus);
+    snprintf(set[2], sizeof set[2], "data.test=\"%s/test.jsonl\"", corpus);
+    snprintf(set[3], sizeof set[3], "run.out=\"%s/run-recipe\"", corpus);
+    snprintf(set[4], sizeof set[4], "optim.epochs=2");
+    snprintf(set[5], sizeof set[5], "data.workers=0");
+    snprintf(set[6], sizeof set[6], "mea.components=3");
+    snprintf(set[7], sizeof set[7], "data.n_mels=24");
+    for (int i = 0; i < 8; i++) cr_assert_eq(config_set(&cfg, set[i], &err), 0, "%s: %s", set[i], err.msg);
+    cr_assert_eq(config_validate(&cfg, &err), 0, "%s", err.msg);
+    FILE *null = fopen("/dev/null", "w");
+    TrainOptions opt = {NULL, 0, 1, null};
+    TrainResult res;
+    cr_assert_eq(train_run(&cfg, &opt, &res, &err), 0, "%s", err.msg);
+    cr_expect(res.has_test);
+    char log[800];
+    snprintf(log, sizeof log, "%s/run-recipe/metrics.jsonl", corpus);
+    char *text = test_read_file(log, NULL);
+    cr_expect(strstr(text, "\"event\": \"mea\""), "the recipe's run fitted no MEA");
+    free(text);
+    train_result_free(&res);
+    config_free(&cfg);
+    fclose(null);
+
+    TrainConfig iem = {0};
+    cr_assert_eq(config_load(&iem, SERC_FIXTURES_DIR "/../../recipes/iemocap/edrl-mea/edrl-mea.toml", &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(config_validate(&iem, &err), 0, "%s", err.msg);
+    cr_expect(iem.model.edrl && iem.mea.components > 0);
+    config_free(&iem);
+}
