@@ -299,7 +299,10 @@ static int features_manifest(const MelPlan *plan, const char *preset, const char
         float *f = J.feats[i];
         J.feats[i] = NULL;
         pthread_mutex_unlock(&J.mu);
-        if (!ok) break;
+        if (!ok) {
+            free(f); /* featurised before a --strict stop: not written */
+            break;
+        }
         if (f && !write_failed) {
             SafetensorsEntry e = {.name = m->utts[i].id, .dtype = SERC_F32, .ndim = 2, .data = f};
             e.shape[0] = J.frames[i];
