@@ -136,7 +136,8 @@ Tensor *op_layer_norm_channels(Ctx *g, Tensor *x, Tensor *w, Tensor *b, float ep
 /* Weight normalisation as torch.nn.utils.weight_norm(dim): w = gain v / ||v||, the norm over every dim
  * of v except `dim`; gain holds v.shape[dim] elements in any shape ((1, 1, K) for dim 2). -> v's shape. */
 Tensor *op_weight_norm(Ctx *g, Tensor *v, Tensor *gain, int dim);
-/* Attention with an additive bias and dropout on the probabilities: q (B, H, Tq, D), k and v
+/* Attention with an additive bias and dropout on the probabilities (core/ops_attention.c; op_attention
+ * is its case without bias or dropout): q (B, H, Tq, D), k and v
  * (B, H, Tk, D), bias NULL or (B or 1, H, Tq, Tk) (differentiable; 1 = shared by every item),
  * key_mask NULL or u8 (B, Tk). out = dropout_p(softmax(q k^T / sqrt(D) + bias, masked keys excluded)) v.
  * Dropout (inverted, Philox at the context's counter) only while g->training; an item with no valid key
