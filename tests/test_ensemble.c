@@ -206,16 +206,7 @@ static char corpus[] = "/tmp/serc-ensemble-XXXXXX";
 static void train_tiny(const char *name, const char *const *extra) {
     char out[600];
     snprintf(out, sizeof out, "%s/run-%s", corpus, name);
-    TrainConfig cfg;
-    test_small_train_config(&cfg, corpus, out, extra);
-    SercErr err;
-    FILE *null = fopen("/dev/null", "w");
-    TrainOptions opt = {NULL, 0, 1, null};
-    TrainResult res;
-    cr_assert_eq(train_run(&cfg, &opt, &res, &err), 0, "%s: %s", name, err.msg);
-    train_result_free(&res);
-    config_free(&cfg);
-    fclose(null);
+    test_train_small(corpus, out, extra);
 }
 
 static void setup(void) {

@@ -12,6 +12,7 @@
 #include "import.h"
 #include "manifest.h"
 #include "synth.h"
+#include "trainer.h"
 
 char *test_read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -99,4 +100,17 @@ int test_run_serc(const char *dir, const char *args) {
     free(cmd);
     cr_assert(WIFEXITED(st), "serc did not exit normally: %s", args);
     return WEXITSTATUS(st);
+}
+
+void test_train_small(const char *corpus, const char *out, const char *const *extra) {
+    TrainConfig cfg;
+    test_small_train_config(&cfg, corpus, out, extra);
+    SercErr err;
+    FILE *null = fopen("/dev/null", "w");
+    TrainOptions opt = {NULL, 0, 1, null};
+    TrainResult res;
+    cr_assert_eq(train_run(&cfg, &opt, &res, &err), 0, "%s: %s", out, err.msg);
+    train_result_free(&res);
+    config_free(&cfg);
+    fclose(null);
 }

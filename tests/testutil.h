@@ -9,6 +9,10 @@
 /* The whole file, NUL-terminated; *n (when not NULL) its length. Fails the test when it cannot be read. */
 char *test_read_file(const char *path, size_t *n);
 
+/* test_small_train_config(corpus, out, extra), then train_run quietly; fails the test on an error. The run
+ * directory is out. */
+void test_train_small(const char *corpus, const char *out, const char *const *extra);
+
 /* Runs `SERC_BINARY args` (args: subcommand and options, shell-quoted as needed) in folder dir with stdout
  * and stderr to dir/out.txt and dir/err.txt; returns the exit status (fails the test when serc does not
  * exit normally). */
